@@ -1,0 +1,1 @@
+"""Extract and load: dlt sources for serviceminder, and the local sandbox that stands in for it."""

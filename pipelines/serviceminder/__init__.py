@@ -1,0 +1,1 @@
+"""The serviceminder dlt sources and everything that speaks the serviceminder API."""

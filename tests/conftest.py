@@ -1,0 +1,55 @@
+"""Shared fixtures: a fresh, real PostgreSQL database per test, and a fake clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+
+from tests.fakes import FakeClock
+
+PG_ADMIN_DSN = os.environ.get("SMW_TEST_PG_DSN", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        psycopg2.connect(PG_ADMIN_DSN, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        return str(exc).strip()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn() -> str:
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI but is not reachable at {PG_ADMIN_DSN}: {problem}")
+        pytest.skip(
+            f"PostgreSQL not reachable at {PG_ADMIN_DSN} (set CI=true to make this a failure): {problem}"
+        )
+    return PG_ADMIN_DSN
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_dsn: str) -> Iterator[str]:
+    """A brand-new empty database, dropped after the test. The URL has a password because dlt requires one."""
+    name = f"smw_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(postgres_admin_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    try:
+        yield f"postgresql://postgres:postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()

@@ -1,0 +1,1 @@
+"""Transform and serve: the model runner, data tests, publishing and the nightly run."""
