@@ -28,9 +28,7 @@ def postgres_admin_dsn() -> str:
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required under CI but is not reachable at {PG_ADMIN_DSN}: {problem}")
-        pytest.skip(
-            f"PostgreSQL not reachable at {PG_ADMIN_DSN} (set CI=true to make this a failure): {problem}"
-        )
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN} (set CI=true to make this a failure): {problem}")
     return PG_ADMIN_DSN
 
 

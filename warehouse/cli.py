@@ -12,9 +12,7 @@ from collections.abc import Callable, Sequence
 
 
 def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "sandbox", help="serve a local stand-in for serviceminder (demo, tests, benchmarks)"
-    )
+    parser = subparsers.add_parser("sandbox", help="serve a local stand-in for serviceminder (demo, tests, benchmarks)")
 
     def handler(args: argparse.Namespace) -> int:
         from pipelines.sandbox.command import run_sandbox_command
