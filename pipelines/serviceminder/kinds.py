@@ -260,3 +260,7 @@ def with_token_overrides(kinds: tuple[Kind, ...], overrides: dict[str, str] | No
             f"expected some of {', '.join(k.key for k in kinds)}"
         )
     return tuple(replace(k, brand_token=overrides.get(k.key, k.brand_token)) for k in kinds)
+
+
+AUTH_ERROR_CODES: frozenset[int] = frozenset({3})  # [assumed] "Invalid API key" answers ResultCode 3
+DEFAULT_EVENT_COUNT = 500  # [assumed] the feed's default EventCount
