@@ -51,3 +51,19 @@ def postgres_url(postgres_admin_dsn: str) -> Iterator[str]:
 @pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request: pytest.FixtureRequest, tmp_path):
+    """The same test on a real DuckDB file and on a fresh real PostgreSQL database."""
+    from tests.warehouses import make_test_warehouse
+
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    return make_test_warehouse(request.param, tmp_path, url)
+
+
+@pytest.fixture
+def duckdb_warehouse(tmp_path):
+    from tests.warehouses import make_test_warehouse
+
+    return make_test_warehouse("duckdb", tmp_path)

@@ -5,11 +5,19 @@ Downloads and the feed are two dlt sources of the same pipeline, so they share o
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.serviceminder.client import ServiceminderError
+
+log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "serviceminder"
 RAW_DATASET = "raw"
@@ -33,3 +41,41 @@ def make_pipeline(
         progress=None,
         **kwargs,
     )
+
+
+@contextmanager
+def raise_source_errors() -> Iterator[None]:
+    """Re-raise a serviceminder error that dlt wrapped in ``PipelineStepFailed``, so its one clear sentence shows."""
+    try:
+        yield
+    except PipelineStepFailed as exc:
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, ServiceminderError):
+                raise cause from None
+            cause = cause.__cause__ or cause.__context__
+        raise
+
+
+def settle_pending(pipeline: dlt.Pipeline) -> tuple[dlt.Pipeline, str | None]:
+    """Deal on purpose with load packages that an earlier, interrupted run left behind.
+
+    Returns the pipeline to go on with and what was done: ``None`` (nothing pending), ``"finished"`` (the packages
+    were normalized and loaded; their state, e.g. watermarks, is now committed) or ``"aborted"`` (they could not be
+    loaded: they were dropped, and the local state was restored from the warehouse, so no watermark moves past
+    data that never arrived).
+    """
+    if not pipeline.has_pending_data:
+        return pipeline, None
+    try:
+        pipeline.normalize(loader_file_format=LOADER_FILE_FORMAT)
+        pipeline.load()
+        return pipeline, "finished"
+    except PipelineStepFailed as exc:
+        log.error("pending load packages could not be loaded and are aborted: %s", exc)
+    pipeline.drop_pending_packages()
+    name, pipelines_dir, destination = pipeline.pipeline_name, pipeline.pipelines_dir, pipeline.destination
+    pipeline.drop()
+    fresh = make_pipeline(destination, pipelines_dir=pipelines_dir, pipeline_name=name)
+    fresh.sync_destination()
+    return fresh, "aborted"
