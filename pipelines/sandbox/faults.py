@@ -53,17 +53,6 @@ class Faults:
         with self._lock:
             self._script.extend(outcomes)
 
-    @property
-    def scripted(self) -> list[str]:
-        """Outcomes still waiting in the script."""
-        with self._lock:
-            return list(self._script)
-
-    def reseed(self, seed: int) -> None:
-        with self._lock:
-            self.seed = seed
-            self._rng = random.Random(seed)
-
     def decide(self, truncatable: bool) -> str:
         """The outcome for one request. ``truncatable``: the answer would be a CSV body (a ready getdownload)."""
         with self._lock:
