@@ -378,9 +378,12 @@ def _load_batch(pipeline: dlt.Pipeline, source: Any) -> list[str]:
 def _check_stored(pipeline: dlt.Pipeline, ids: Sequence[int]) -> int:
     """Confirm in the warehouse that every fetched Id is stored; return the highest, the safe clear point."""
     low, high = ids[0], ids[-1]
-    with pipeline.sql_client() as sql:
-        table = sql.make_qualified_table_name(FEED_EVENTS_TABLE)
-        rows = sql.execute_sql(f"select event_id from {table} where event_id between {int(low)} and {int(high)}")
+    try:
+        with pipeline.sql_client() as sql:
+            table = sql.make_qualified_table_name(FEED_EVENTS_TABLE)
+            rows = sql.execute_sql(f"select event_id from {table} where event_id between {int(low)} and {int(high)}")
+    except DatabaseUndefinedRelation:
+        rows = []
     missing = set(ids) - {int(r[0]) for r in rows}
     if missing:
         raise FeedLoadError(
