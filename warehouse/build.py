@@ -31,8 +31,8 @@ ModelStatus = Literal["success", "error", "test_failed", "skipped", "rolled_back
 Atomicity = Literal["model", "run"]
 
 EXIT_OK = 0
-EXIT_MODEL_ERROR = 1
-EXIT_TESTS_FAILED = 3
+EXIT_MODEL_ERROR = 1  # a model failed to build (SQL error, missing input, bad column)
+EXIT_TESTS_FAILED = 3  # a blocking data test failed; the previous versions were kept
 
 
 @dataclass

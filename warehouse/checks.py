@@ -173,7 +173,7 @@ def run_check(
                 result.status = "fail"
                 result.failures = int(rows[0][-1])
                 result.examples = [_format_row(names[:-1], row[:-1]) for row in rows]
-                noun = "duplicated values" if spec.kind == "unique" else "rows"
+                noun = ("duplicated value" if spec.kind == "unique" else "row") + ("" if result.failures == 1 else "s")
                 result.message = (
                     f"{model.name}: {check.name} failed on {result.failures} {noun}, e.g. {'; '.join(result.examples)}"
                 )

@@ -25,7 +25,46 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handler)
 
 
-_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_sandbox]
+def _add_build(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("build", help="build the SQL models in dependency order and run their data tests")
+    from warehouse.model_commands import add_common_arguments, run_build
+
+    add_common_arguments(parser, warehouse=True, select=True)
+    parser.set_defaults(handler=run_build)
+
+
+def _add_test(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("test", help="run the models' data tests against the warehouse as it is")
+    from warehouse.model_commands import add_common_arguments, run_test
+
+    add_common_arguments(parser, warehouse=True, select=True)
+    parser.set_defaults(handler=run_test)
+
+
+def _add_models(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("models", help="list the SQL models in build order with their dependencies")
+    from warehouse.model_commands import add_common_arguments, run_models
+
+    add_common_arguments(parser, warehouse=False, select=True)
+    parser.set_defaults(handler=run_models)
+
+
+def _add_docs(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("docs", help="write the model catalog as one static HTML page")
+    from warehouse.model_commands import add_common_arguments, run_docs
+
+    add_common_arguments(parser, warehouse=False, select=False)
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder to write index.html into")
+    parser.set_defaults(handler=run_docs)
+
+
+_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_sandbox,
+    _add_build,
+    _add_test,
+    _add_models,
+    _add_docs,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.scope import traverse_scope
 
-from warehouse.header import IDENTIFIER, HeaderError, ModelConfig, TestSpec, parse_header, split_model_file
+from warehouse.header import IDENTIFIER, HeaderError, ModelConfig, parse_header, split_model_file
 
 RAW_SCHEMA = "raw"
 SOURCE_DIALECT = "duckdb"  # models are written in DuckDB's SQL
@@ -276,14 +276,26 @@ def _check_tests(model: Model, model_names: set[str]) -> list[str]:
 
 
 def _build_order(models: dict[str, Model]) -> list[str]:
+    """Dependencies first; ties by name. A model with a relationships test also goes after the model it points
+    at, where that adds no cycle, so that the test runs against the new version of both when the child builds."""
+    after = {name: set(model.depends_on) for name, model in models.items()}
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for name in sorted(models):
-        sorter.add(name, *models[name].depends_on)
+        sorter.add(name, *after[name])
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
         cycle = exc.args[1]
         raise ProjectError([f"the models form a cycle: {' -> '.join(cycle)}"]) from None
+    for name in sorted(models):
+        for spec in models[name].config.all_tests:
+            parent = spec.to if spec.kind == "relationships" else None
+            if parent in models and parent != name and not _reaches(after, parent, name):
+                after[name].add(parent)
+    sorter = graphlib.TopologicalSorter()
+    for name in sorted(models):
+        sorter.add(name, *after[name])
+    sorter.prepare()
     order: list[str] = []
     while sorter.is_active():
         ready = sorted(sorter.get_ready())
@@ -292,5 +304,14 @@ def _build_order(models: dict[str, Model]) -> list[str]:
     return order
 
 
-def tests_of(model: Model) -> tuple[TestSpec, ...]:
-    return model.config.all_tests
+def _reaches(after: dict[str, set[str]], start: str, goal: str) -> bool:
+    """Whether ``start`` must come after ``goal`` already (``goal`` is upstream of ``start``)."""
+    stack, seen = [start], set()
+    while stack:
+        current = stack.pop()
+        if current == goal:
+            return True
+        if current not in seen:
+            seen.add(current)
+            stack.extend(after[current])
+    return False
