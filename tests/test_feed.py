@@ -323,12 +323,30 @@ def test_nothing_is_cleared_when_the_fetched_events_are_not_in_the_warehouse(
 # -- acceptance: events arriving during the run ------------------------------------------------------------------
 
 
-def test_events_arriving_between_fetch_and_clear_stay_queued_for_the_next_run(
+def test_events_arriving_between_a_fetch_and_its_clear_are_not_cleared_by_it(
     warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
 ) -> None:
     early = sandbox.feed.enqueue(mixed_events(4))
     late: list[int] = []
     sandbox.feed.on_next_fetch(lambda: late.extend(sandbox.feed.enqueue(mixed_events(3, start=4))))
+
+    result = load_feed(warehouse.pipeline(), client, event_count=10)
+
+    assert len(late) == 3
+    assert clears(sandbox) == [early[-1], late[-1]]  # the first clear stopped at what the first fetch returned
+    assert (result.batches, result.events_loaded, len(sandbox.feed)) == (2, 7, 0)  # the next fetch got them
+    assert [r[0] for r in feed_rows(warehouse)] == early + late and not result.gaps
+
+
+def test_events_arriving_after_the_last_fetch_wait_for_the_next_run(
+    warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
+) -> None:
+    early = sandbox.feed.enqueue(mixed_events(4))
+    late: list[int] = []
+    # the first fetch returns the 4 events; the second, empty one ends the run; then 3 more arrive
+    sandbox.feed.on_next_fetch(
+        lambda: sandbox.feed.on_next_fetch(lambda: late.extend(sandbox.feed.enqueue(mixed_events(3, start=4))))
+    )
 
     first = load_feed(warehouse.pipeline(), client, event_count=10)
 
@@ -341,17 +359,22 @@ def test_events_arriving_between_fetch_and_clear_stay_queued_for_the_next_run(
     assert [r[0] for r in feed_rows(warehouse)] == early + late and len(sandbox.feed) == 0
 
 
-def test_events_arriving_after_a_full_batch_are_fetched_by_the_same_run(
-    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
+def test_a_short_batch_does_not_end_the_run(
+    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    early = sandbox.feed.enqueue(mixed_events(4))
-    late: list[int] = []
-    sandbox.feed.on_next_fetch(lambda: late.extend(sandbox.feed.enqueue(mixed_events(2, start=4))))
+    ids = sandbox.feed.enqueue(mixed_events(7))
+    real = client.call
 
-    result = load_feed(duckdb_warehouse.pipeline(), client, event_count=4)
+    def capped(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        if path == BRAND_PATHS.fetch:  # a server that returns at most 3 events whatever EventCount says
+            body = {**(body or {}), "EventCount": min(3, (body or {}).get("EventCount", 3))}
+        return real(path, body)
 
-    assert result.batches == 2 and len(sandbox.feed) == 0
-    assert [r[0] for r in feed_rows(duckdb_warehouse)] == early + late
+    monkeypatch.setattr(client, "call", capped)
+    result = load_feed(duckdb_warehouse.pipeline(), client, event_count=10)
+
+    assert (result.batches, result.events_loaded, len(sandbox.feed)) == (3, 7, 0)
+    assert [r[0] for r in feed_rows(duckdb_warehouse)] == ids
 
 
 # -- acceptance: deletions -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ nobody cleared (shared/reference/serviceminder-api.md §3). So one run pages thr
 3. load them with the ``serviceminder_feed`` dlt source into ``raw.feed_events`` (merged on ``event_id``) and, for
    Entity Deleted events, ``raw.deletions``; ``pipeline.run`` returns once the load is committed;
 4. check in the warehouse that every fetched Id is there, then clear through the highest of them;
-5. repeat until a fetch comes back short (the queue is drained) or ``max_events`` is reached.
+5. repeat until a fetch comes back empty (the queue is drained) or ``max_events`` is reached.
 
 A crash before step 4 leaves the events in the queue; the next run loads them again and the merge on ``event_id``
 absorbs the copies. A crash between extract and load leaves a pending package, which the next run loads first, so
@@ -234,8 +234,8 @@ def load_feed(
                 result.deletions += batch.deletions.num_rows
                 result.cleared_through = through
                 committed = through if committed is None else max(committed, through)
-                if len(events) < want:
-                    break  # the queue held fewer than we asked for: drained; later arrivals wait for the next run
+                # No early stop on a short batch: serviceminder may cap EventCount below what we ask, and a short
+                # answer would then end every run after one batch. One empty fetch per run is the price.
         result.highest_stored_id = committed
         result.full_refresh_needed = full_refresh_requested(pipeline)
     except FeedError as exc:
