@@ -95,7 +95,7 @@ class Day:
             self.at(self.business_hours(), self.decide, pid)
         self.repeat(w.count(w.daily_contacts), self.new_contact)
         self.repeat(w.count(max(0.0, w.daily_bookings - 0.4 * w.daily_contacts)), self.book_existing)
-        self.repeat(w.count(d * 0.04 + 0.2), self.new_proposal)
+        self.repeat(w.count(d * 0.06 + 0.4), self.new_proposal)
         self.repeat(w.count(w.daily_contacts * 0.5 + 0.3), self.edit_contact)
         self.repeat(w.count(d * 0.05 + 0.3), self.reschedule)
         self.repeat(w.count(d * 0.1 + 0.3), self.assign)

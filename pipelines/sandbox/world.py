@@ -198,6 +198,10 @@ def make_orgs(w: World, n: int) -> None:
     r = w.rnd
     metros = list(N.METROS)
     r.shuffle(metros)
+    # every brand gets postal codes with a leading zero and an organization name with a comma
+    first = next(m for m in metros if m.zip_prefixes[0].startswith("0") and not m.with_state)
+    second = next(m for m in metros if m.with_state)
+    metros = [first, second, *(m for m in metros if m not in (first, second))]
     used: set[str] = set()
     for i in range(n):
         metro = metros[i % len(metros)]
@@ -216,7 +220,7 @@ def make_orgs(w: World, n: int) -> None:
                 metro=metro,
                 agents=agents,
                 tax_bp=r.choice((0, 475, 600, 625, 700, 725, 825, 888)),
-                invoice_format=r.choice(("{:06d}", "INV-{}", "{}")),
+                invoice_format=("{:06d}", "INV-{}", "{}")[i % 3],  # zero-padded numbers must stay text
                 next_invoice_no=1 + int(r.random() * 5000),
                 cities=(metro.city, *metro.suburbs),
             )
