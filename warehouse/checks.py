@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import sqlglot
 from sqlglot import exp
@@ -44,6 +44,8 @@ class Check:
 
 @dataclass
 class TestResult:
+    __test__: ClassVar[bool] = False  # not a pytest class
+
     model: str
     test: str
     kind: str

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -39,6 +39,8 @@ class HeaderError(Exception):
 @dataclass(frozen=True)
 class TestSpec:
     """One data test as declared. ``column`` is None for a model-level test."""
+
+    __test__: ClassVar[bool] = False  # not a pytest class
 
     kind: TestKind
     column: str | None = None

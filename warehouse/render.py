@@ -33,6 +33,10 @@ def _star_modifier(node: exp.Expression) -> bool:
     return isinstance(node, exp.Star) and any(node.args.get(k) for k in ("except_", "except", "replace", "rename"))
 
 
+def _strptime_without_cast(node: exp.Expression) -> bool:
+    return isinstance(node, exp.StrToTime) and not isinstance(node.parent, exp.Cast)
+
+
 def _series_outside_from(node: exp.Expression) -> bool:
     return isinstance(node, exp.GenerateSeries) and not isinstance(node.parent, exp.Table)
 
@@ -70,6 +74,11 @@ PORTABILITY_RULES: dict[str, tuple[Rule, ...]] = {
         Rule(lambda n: isinstance(n, exp.Struct | exp.ToMap), "struct and map values are DuckDB-only"),
         Rule(lambda n: isinstance(n, exp.Lambda), "lambda functions (x -> ...) are DuckDB-only"),
         Rule(lambda n: isinstance(n, exp.Columns), "columns(...) is DuckDB-only; list the columns"),
+        Rule(
+            _strptime_without_cast,
+            "strptime() becomes to_timestamp(), which returns a time with a zone in PostgreSQL; "
+            "cast the result, strptime(x, fmt)::timestamp, or cast ISO text directly, x::timestamp",
+        ),
         Rule(
             _series_outside_from,
             "generate_series()/range() outside FROM returns a list in DuckDB but rows in PostgreSQL; "
@@ -189,7 +198,11 @@ def _followed_by_as(tokens: list, open_index: int) -> bool:
         elif kind == TokenType.R_PAREN:
             depth -= 1
             if depth == 0:
-                return j + 1 < len(tokens) and tokens[j + 1].token_type == TokenType.ALIAS
+                after = tokens[j + 1 : j + 3]
+                if len(after) < 2 or after[0].token_type != TokenType.ALIAS:
+                    return False
+                # "r(n) AS (" or "r(n) AS [NOT] MATERIALIZED (" is a CTE; "AS s(m)" is an alias
+                return after[1].token_type != TokenType.VAR or after[1].text.upper() == "MATERIALIZED"
     return False
 
 
