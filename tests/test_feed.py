@@ -406,6 +406,37 @@ def test_entity_deleted_events_reach_raw_deletions_for_all_six_entity_types(
     assert "Estimate" in caplog.text
 
 
+def test_the_simulated_brands_events_and_deletions_land_as_the_brand_says(
+    warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
+) -> None:
+    sandbox.advance_days(8)  # enough days for every transaction kind and every entity type to occur
+    events = {e["Id"]: e for e in sandbox.feed.pending()}
+    truth = sandbox.truth()
+
+    result = load_feed(warehouse.pipeline(), client, event_count=25)
+
+    assert len(sandbox.feed) == 0 and result.events_loaded == len(events)
+    rows = warehouse.query(
+        "select event_id, transaction_kind, organization_id, contact_id, entity_type, entity_id, subtotal"
+        " from raw.feed_events"
+    )
+    assert {r[0] for r in rows} == set(events)
+    assert {r[1] for r in rows} == {0, 1, 2, 3}
+    id_field = {0: "InvoiceId", 1: "AppointmentId", 2: "ProposalId", 3: "EntityId"}
+    for event_id, kind, organization_id, contact_id, _, entity_id, subtotal in rows:
+        event = events[event_id]
+        assert (organization_id, contact_id) == (event["OrganizationId"], event.get("ContactId"))
+        assert entity_id == event[id_field[kind]]
+        assert subtotal == (Decimal(str(event["Subtotal"])) if "Subtotal" in event else None)
+
+    expected = {(d.kind_key, d.entity_id) for d in truth.deletions if d.feed_event}
+    by_type = {k.entity_type: k.key for k in ALL_KINDS}
+    stored = {(by_type[t], i) for t, i in warehouse.deletions("feed")}
+    assert stored == expected
+    assert {t for t, _ in warehouse.deletions("feed")} == set(ENTITY_TYPES)
+    assert {(d.kind_key, d.entity_id) for d in truth.deletions if not d.feed_event}.isdisjoint(stored)
+
+
 def test_a_redelivered_delete_stays_one_row(duckdb_warehouse: TestWarehouse, sandbox, client) -> None:
     delete = {"TransactionKind": 3, "OrganizationId": 1, "EntityType": "Contact", "EntityId": 42, "DeletedAt": None}
     sandbox.feed.enqueue([delete])

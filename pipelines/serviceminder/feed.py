@@ -23,6 +23,7 @@ needs a full refresh (``full_refresh_requested``; acknowledge with ``acknowledge
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -143,7 +144,7 @@ def serviceminder_feed(
         name=FEED_EVENTS_TABLE,
         write_disposition={"disposition": "merge", "strategy": "upsert"},
         primary_key="event_id",
-        columns=FEED_EVENTS_COLUMN_HINTS,
+        columns=copy.deepcopy(FEED_EVENTS_COLUMN_HINTS),  # dlt adds keys to the hint dicts it is given
     )
     def feed_events() -> Iterator[Any]:
         requests = dlt.current.source_state().setdefault(FULL_REFRESH_STATE_KEY, {})
@@ -155,7 +156,7 @@ def serviceminder_feed(
         if batch is not None and batch.events.num_rows:
             yield batch.events
 
-    @dlt.resource(name="feed_deletions", **deletions_resource_hints())
+    @dlt.resource(name="feed_deletions", **copy.deepcopy(deletions_resource_hints()))
     def feed_deletions() -> Iterator[Any]:
         if batch is not None and batch.deletions.num_rows:
             yield batch.deletions
