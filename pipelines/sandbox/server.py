@@ -6,8 +6,9 @@ downloads under ``download/``, errors as HTTP 200 with a non-zero ``ResultCode``
 included) echoed in every JSON answer, and an empty HTTP 200 for unknown paths. ``faults.py`` decides which requests
 meet a 429, a 5xx, a dropped connection or a truncated CSV body.
 
-A download's content is fixed when it starts: the selected page is rendered to CSV bytes right away and those bytes
-are what ``getdownload`` sends (with a Content-Length), however many times it is asked.
+A download's content is fixed when it starts: its rows are selected at once (a snapshot), rendered to CSV bytes on a
+background thread while the preparation delay runs, and those bytes are what ``getdownload`` sends (with a
+Content-Length), however many times it is asked.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,6 +48,7 @@ RC_UNKNOWN_KIND = 5
 RC_USERID_REQUIRED = 6
 RC_UNKNOWN_DOWNLOAD = 7
 RC_NOT_READY = 8
+RC_DOWNLOAD_FAILED = 9
 
 DEFAULT_EVENT_COUNT = 500
 BOM = b"\xef\xbb\xbf"
@@ -104,8 +107,10 @@ class _Download:
     owner: int | None  # None: the brand key; otherwise the organization of the org key that started it
     kind: Kind
     started_at: float
-    csv: bytes
     slow_polls_left: int
+    csv: bytes = b""
+    failure: str | None = None  # why rendering failed
+    rendered: threading.Event = field(default_factory=threading.Event)
     served: bool = False
 
 
@@ -184,6 +189,7 @@ class Sandbox:
         self._cached_bytes = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._renderer: ThreadPoolExecutor | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -196,6 +202,8 @@ class Sandbox:
 
     def start(self) -> str:
         if self._server is None:
+            # One render thread: rendering is pure Python, so more threads would only contend for the GIL.
+            self._renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-render")
             self._server = _Server((self._host, self._port), self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-server", daemon=True
@@ -208,11 +216,18 @@ class Sandbox:
         if server is None:
             return
         server.shutdown()
+        if self._renderer is not None:
+            self._renderer.shutdown(wait=True, cancel_futures=True)
+        with self._downloads_lock:
+            for download in self._downloads.values():
+                if not download.rendered.is_set():  # cancelled: release any handler waiting for it
+                    download.failure = "the sandbox stopped before the download was prepared"
+                    download.rendered.set()
         server.close_connections()
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
-        self._server = self._thread = None
+        self._server = self._thread = self._renderer = None
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -239,7 +254,7 @@ class Sandbox:
 
     def truth(self) -> Truth:
         with self._state_lock:
-            live = {k.key: {i: dict(r) for i, r in self.brand.live(k.key).items()} for k in ALL_KINDS}
+            live = {k.key: self.brand.live(k.key) for k in ALL_KINDS}  # Brand.live builds fresh dicts
             return Truth(live=live, deletions=list(self.brand.deletions))
 
     # -- request handling ------------------------------------------------------------------------------------------
@@ -325,27 +340,39 @@ class Sandbox:
         }
         row_id = _int_field(body, "RowId", default=0)
         with self._state_lock:
+            # Brand.select builds fresh dicts, so these rows are a snapshot that later days do not touch.
             rows = self.brand.select(kind.key, organization_id=owner, row_id=row_id, limit=self.page_size, **filters)
-            csv = render_csv(
-                kind,
-                rows,
-                extra_columns=dict(self.extra_columns.get(kind.key) or {}) or None,
-                missing_columns=tuple(self.missing_columns.get(kind.key) or ()),
-                malformed_ids=frozenset(self.malformed.get(kind.key) or ()),
-            )
+        options = {
+            "extra_columns": dict(self.extra_columns.get(kind.key) or {}) or None,
+            "missing_columns": tuple(self.missing_columns.get(kind.key) or ()),
+            "malformed_ids": frozenset(self.malformed.get(kind.key) or ()),
+        }
         download = _Download(
             download_id=str(uuid.uuid4()),
             owner=owner,
             kind=kind,
             started_at=self._clock(),
-            csv=csv,
             slow_polls_left=self.faults.slow_ready_polls,
         )
         with self._downloads_lock:
             self._downloads[download.download_id] = download
-            self._cached_bytes += len(csv)
-            self._evict_locked()
+        assert self._renderer is not None
+        self._renderer.submit(self._render, download, rows, options)
         return {"DownloadId": download.download_id}
+
+    def _render(self, download: _Download, rows: list[dict[str, Any]], options: dict[str, Any]) -> None:
+        try:
+            csv = render_csv(download.kind, rows, **options)
+        except Exception as exc:
+            log.exception("sandbox: rendering a %s download failed", download.kind.key)
+            download.failure = f"{type(exc).__name__}: {exc}"
+        else:
+            with self._downloads_lock:
+                download.csv = csv
+                self._cached_bytes += len(csv)
+                self._evict_locked()
+        finally:
+            download.rendered.set()
 
     def _status(self, owner: int | None, body: dict[str, Any]) -> dict[str, Any]:
         download = self._find_download(owner, body)
@@ -354,6 +381,8 @@ class Sandbox:
             if ready and download.slow_polls_left > 0:
                 download.slow_polls_left -= 1
                 ready = False
+        if ready:
+            self._wait_rendered(download)
         return {"DownloadId": download.download_id, "Ready": ready}
 
     def _ready_download(self, owner: int | None, body: dict[str, Any]) -> _Download:
@@ -362,7 +391,16 @@ class Sandbox:
             ready = self._clock() - download.started_at >= self.prep_delay and download.slow_polls_left == 0
         if not ready:
             raise _ApiError(RC_NOT_READY, "Download is not ready; poll downloadstatus until Ready is true")
+        self._wait_rendered(download)
         return download
+
+    @staticmethod
+    def _wait_rendered(download: _Download) -> None:
+        # Readiness follows the (injectable) clock alone, so tests see the same answers however fast rendering is:
+        # once the clock says ready, the answer waits for the render instead of saying "not ready".
+        download.rendered.wait()
+        if download.failure is not None:
+            raise _ApiError(RC_DOWNLOAD_FAILED, f"Download failed ({download.failure}); start it again")
 
     def _find_download(self, owner: int | None, body: dict[str, Any]) -> _Download:
         value = body.get("DownloadId")
@@ -429,7 +467,7 @@ class Sandbox:
         for download_id, download in list(self._downloads.items()):
             if self._cached_bytes <= self.max_cached_bytes:
                 break
-            if download.served:
+            if download.served and download.csv:
                 del self._downloads[download_id]
                 self._cached_bytes -= len(download.csv)
 
