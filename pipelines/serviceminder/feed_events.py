@@ -20,11 +20,12 @@ import pyarrow as pa
 
 from pipelines.serviceminder.deletions import Deletion, deletions_table
 from pipelines.serviceminder.kinds import KINDS_BY_ENTITY_TYPE
-from pipelines.serviceminder.redaction import strip_api_key
+from pipelines.serviceminder.redaction import API_KEY_FIELD, strip_api_key
 
 log = logging.getLogger(__name__)
 
 FEED_EVENTS_TABLE = "feed_events"
+_API_KEY_LOWER = API_KEY_FIELD.lower()
 
 INVOICE, APPOINTMENT, PROPOSAL, DELETE = 0, 1, 2, 3  # TransactionKind [doc]
 EVENT_TYPES: dict[int, str] = {
@@ -182,7 +183,10 @@ def event_type_name(kind: int | None) -> str | None:
 
 def payload_json(event: Mapping[str, Any]) -> str:
     """The whole event as compact JSON text, ``ApiKey`` removed at any depth."""
-    return json.dumps(strip_api_key(dict(event)), ensure_ascii=False, separators=(",", ":"), default=str)
+    flat = {k: v for k, v in event.items() if k.lower() != _API_KEY_LOWER}
+    if any(isinstance(v, dict | list) for v in flat.values()):
+        flat = strip_api_key(flat)  # events are flat as documented; walk the rare nested one fully
+    return json.dumps(flat, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 # -- value parsers: lenient, None for anything that does not parse ----------------------------------------------
