@@ -69,6 +69,12 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--today", type=_parse_today, default=None, help="simulated business date, YYYY-MM-DD")
     parser.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        help="simulate this many business days after --today before serving; their events wait in the feed",
+    )
+    parser.add_argument(
         "--advance-every",
         type=_positive_float,
         default=None,
@@ -92,6 +98,9 @@ def run_sandbox_command(args: argparse.Namespace, *, out: TextIO | None = None) 
     if args.page_size < 1:
         print("error: --page-size must be 1 or more", file=sys.stderr)
         return 2
+    if args.days < 0:
+        print("error: --days must be 0 or more", file=sys.stderr)
+        return 2
 
     def say(line: str = "") -> None:
         print(line, file=out, flush=True)
@@ -109,6 +118,7 @@ def run_sandbox_command(args: argparse.Namespace, *, out: TextIO | None = None) 
             host=args.host,
             port=args.port,
         )
+        sandbox.advance_days(args.days)
         base_url = sandbox.start()
     except (ValueError, OSError) as exc:
         print(f"error: cannot start the sandbox: {exc}", file=sys.stderr)
@@ -131,6 +141,7 @@ def run_sandbox_command(args: argparse.Namespace, *, out: TextIO | None = None) 
         names = ", ".join(f"{org_id} {name}" for org_id, name in organizations[:3])
         more = ", ..." if len(organizations) > 3 else ""
         say(f"business date {sandbox.today}; {len(organizations)} organizations: {names}{more}")
+        say(f"{len(sandbox.feed)} events waiting in the feed")
         say("try:")
         say(
             f"  curl -s -X POST {base_url}datasubscriber/startdownload -H 'Content-Type: application/json' "

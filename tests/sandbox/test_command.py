@@ -42,12 +42,14 @@ def test_smw_sandbox_arguments() -> None:
     args = build_parser().parse_args(
         ["sandbox", "--port", "0", "--api-key", "k", "--seed", "4", "--scale", "10k", "--page-size", "500"]
         + ["--prep-delay", "0.5", "--today", "2026-08-26", "--advance-every", "60", "--org-key", "ok=1000000001"]
+        + ["--days", "3"]
     )
     assert (args.port, args.api_key, args.seed, args.scale, args.page_size) == (0, "k", 4, 10_000, 500)
     assert (args.prep_delay, str(args.today), args.advance_every) == (0.5, "2026-08-26", 60.0)
-    assert args.org_key == [("ok", 1_000_000_001)]
+    assert (args.org_key, args.days) == ([("ok", 1_000_000_001)], 3)
     defaults = build_parser().parse_args(["sandbox"])
     assert (defaults.port, defaults.scale, defaults.page_size, defaults.advance_every) == (8765, 2_000, 25_000, None)
+    assert (defaults.api_key, defaults.seed, defaults.days, defaults.prep_delay) == ("sandbox-key", 1, 0, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -70,9 +72,12 @@ def test_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert "cannot start the sandbox" in capsys.readouterr().err
 
 
-def test_a_page_size_below_one_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_sandbox_command(build_parser().parse_args(["sandbox", "--page-size", "0"])) == 2
-    assert "--page-size" in capsys.readouterr().err
+@pytest.mark.parametrize(("argv", "message"), [(["--page-size", "0"], "--page-size"), (["--days", "-1"], "--days")])
+def test_out_of_range_numbers_are_clear_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_sandbox_command(build_parser().parse_args(["sandbox", *argv])) == 2
+    assert message in capsys.readouterr().err
 
 
 class SandboxProcess:
@@ -114,7 +119,7 @@ class SandboxProcess:
 
 @pytest.fixture
 def served() -> Iterator[SandboxProcess]:
-    process = SandboxProcess()
+    process = SandboxProcess("--days", "2")
     try:
         yield process
     finally:
@@ -126,6 +131,9 @@ def served() -> Iterator[SandboxProcess]:
 def test_smw_sandbox_serves_start_status_getdownload_fetch_and_stops_on_sigterm(served: SandboxProcess) -> None:
     base_url = served.wait_for(r"listening at (http://127\.0\.0\.1:\d+/api/)")[1]
     served.wait_for(r"accepted brand API key: curl-key")
+    served.wait_for(r"business date 2026-08-28")
+    waiting = int(served.wait_for(r"(\d+) events waiting in the feed")[1])
+    assert waiting > 0
     served.wait_for(r"curl -s -X POST .*datasubscriber/startdownload")
     with httpx.Client(timeout=10) as http:
         started = http.post(
@@ -142,6 +150,7 @@ def test_smw_sandbox_serves_start_status_getdownload_fetch_and_stops_on_sigterm(
         assert body.content.startswith(b"\xef\xbb\xbfId,Organization Id,") and body.content.count(b"\r\n") > 10
         fetched = http.post(base_url + "datasubscriber/fetch", json={"ApiKey": "curl-key"}).json()
         assert (fetched["ResultCode"], fetched["ApiKey"]) == (0, "curl-key")
+        assert fetched["EventCount"] == min(waiting, 500) and fetched["Events"]
         wrong = http.post(base_url + "datasubscriber/fetch", json={"ApiKey": "nope"}).json()
         assert wrong["ResultCode"] == 3
     assert served.stop(signal.SIGTERM) == 0
