@@ -46,12 +46,12 @@ class Faults:
 
     def script(self, *outcomes: str) -> None:
         """Force the next responses, in order: "429", "429-retry-after", "500", "502", "503", "504", "drop",
-        "truncate", "ok"."""
+        "truncate", "ok". Replaces whatever was still scripted; ``script()`` with nothing clears the script."""
         unknown = [o for o in outcomes if o not in OUTCOMES]
         if unknown:
             raise ValueError(f"unknown fault outcome(s) {unknown}; use some of {sorted(OUTCOMES)}")
         with self._lock:
-            self._script.extend(outcomes)
+            self._script = deque(outcomes)
 
     def decide(self, truncatable: bool) -> str:
         """The outcome for one request. ``truncatable``: the answer would be a CSV body (a ready getdownload)."""

@@ -275,6 +275,16 @@ def test_rate_5xx_covers_every_code() -> None:
     assert {faults.decide(truncatable=False) for _ in range(200)} == {"500", "502", "503", "504"}
 
 
+def test_a_new_script_replaces_what_was_left_and_an_empty_one_clears_it() -> None:
+    faults = Faults()
+    faults.script("500", "502")
+    faults.script("503")
+    assert [faults.decide(truncatable=False) for _ in range(2)] == ["503", "ok"]
+    faults.script("drop", "drop")
+    faults.script()
+    assert faults.decide(truncatable=False) == "ok"
+
+
 def test_a_script_overrides_rates_and_then_rates_resume() -> None:
     faults = Faults(rate_drop=1.0)
     faults.script("ok", "500")
