@@ -49,7 +49,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, warehouse: bool, se
         )
 
 
-def run_build(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_build(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     from warehouse.build import build_models
     from warehouse.models import ProjectError, load_project
 
@@ -105,7 +106,8 @@ def _test_line(test: TestResult) -> str:
     return f"{level}: {test.message or f'{test.model}: {test.test}'}"
 
 
-def run_test(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_test(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     from warehouse.checks import run_tests
     from warehouse.models import ProjectError, load_project
 
@@ -137,7 +139,8 @@ def run_test(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
     return EXIT_OK
 
 
-def run_models(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_models(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     from warehouse.models import ProjectError, load_project
 
     try:
@@ -161,7 +164,8 @@ def format_models(project: Project, selected: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run_docs(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_docs(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     from warehouse.docs import write_catalog
     from warehouse.models import ProjectError, load_project
 
