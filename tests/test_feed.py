@@ -8,6 +8,7 @@ step raise, then "restarting" with a fresh pipeline object on the same working f
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dlt.common.versioned_state import decompress_state
 
 from pipelines.sandbox import Sandbox
 from pipelines.serviceminder.client import ApiError, ServiceminderClient
 from pipelines.serviceminder.feed import (
     ALL_KIND_KEYS,
+    FEED_SOURCE_NAME,
     FULL_REFRESH_COMMAND,
     FeedClearError,
     FeedError,
@@ -545,6 +548,9 @@ def test_the_api_key_is_stored_nowhere(warehouse: TestWarehouse, sandbox: Sandbo
 
     assert "ApiKey" not in warehouse.all_text()
     assert API_KEY not in warehouse.all_text()
+    states = [decompress_state(s) for (s,) in warehouse.query("select state from raw._dlt_pipeline_state")]
+    assert any(FEED_SOURCE_NAME in st.get("sources", {}) for st in states)  # the compressed state was really read
+    assert API_KEY not in json.dumps(states, default=str)
     assert warehouse.query("select count(*) from raw.feed_events") == [(7,)]
     files = [p for p in warehouse.pipelines_dir.rglob("*") if p.is_file()]
     if warehouse.name == "duckdb":
