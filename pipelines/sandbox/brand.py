@@ -8,6 +8,7 @@ Same seed, scale and date: identical brand, identical days.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -28,7 +29,14 @@ class Brand:
         if appointments < 1:
             raise ValueError(f"appointments must be at least 1, got {appointments}")
         self._world = World.empty(seed, today or date.today())
-        generate(self._world, appointments)
+        # millions of new tuples would trigger full garbage collections over and over; none of them form cycles
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            generate(self._world, appointments)
+        finally:
+            if collecting:
+                gc.enable()
         self.deletions: list[Deletion] = []
 
     def __repr__(self) -> str:

@@ -314,7 +314,7 @@ def generate(w: World, appointments: int) -> None:
         org = orgs[o]
         discount = 0
         if rnd() < 0.12:
-            discount = round_div(plan.subtotal * 10, 100) if rnd() < 0.5 else min(2500, plan.subtotal)
+            discount = round_div(plan.subtotal * 10, 100) if rnd() < 0.5 else min(2500, plan.subtotal // 2)
         tax, total = invoice_amounts(plan.subtotal, plan.taxable, discount, org.tax_bp)
         paid = 0
         date_paid = None
@@ -370,7 +370,7 @@ def generate(w: World, appointments: int) -> None:
                 to_dt(updated),
             )
         )
-        for line in plan.lines:
+        for line in plan.typed_lines():
             lrows.append(line_row(w.next_id("invoice_lines"), iid, org, line, created))
     del idrafts
     w.tables["invoices"].extend(irows)

@@ -25,6 +25,7 @@ from pipelines.sandbox.world import (
     cents,
     contact_row,
     day_of,
+    ensure_days,
     invoice_amounts,
     invoice_row,
     line_row,
@@ -53,6 +54,7 @@ class Day:
         self.r = w.rnd
         self.day = w.today
         self.day0 = self.day * DAY
+        ensure_days(self.day + 400)
         self.now = self.day0
         self.heap: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self.seq = 0
@@ -265,7 +267,7 @@ class Day:
         org = w.orgs[w.org_pos[org_id]]
         discount = 0
         if r.random() < 0.12:
-            discount = round_div(plan.subtotal * 10, 100) if r.random() < 0.5 else min(2500, plan.subtotal)
+            discount = round_div(plan.subtotal * 10, 100) if r.random() < 0.5 else min(2500, plan.subtotal // 2)
         tax, total = invoice_amounts(plan.subtotal, plan.taxable, discount, org.tax_bp)
         iid = w.next_id("invoices")
         row = invoice_row(
@@ -273,7 +275,7 @@ class Day:
             total, 0, None, self.stamp, self.stamp,
         )  # fmt: skip
         self.invoices.append(row)
-        for line in plan.lines:
+        for line in plan.typed_lines():
             self.lines.append(line_row(w.next_id("invoice_lines"), iid, org, line, self.stamp))
         self.events.append(E.invoice_generated(r, self.contacts, contact, self.invoices.as_dict(row)))
         y = r.random()
@@ -488,7 +490,7 @@ class Day:
         subtotal = sum(cents(x[7]) for x in rest)
         taxable = sum(cents(x[7]) for x in rest if x[8])
         org = self.w.orgs[self.w.org_pos[inv[1]]]
-        discount = min(cents(inv[10]), subtotal)
+        discount = min(cents(inv[10]), subtotal // 2)  # never the whole bill
         tax, total = invoice_amounts(subtotal, taxable, discount, org.tax_bp)
         paid = cents(inv[13])
         self.invoices.update(

@@ -25,7 +25,8 @@ _MIDNIGHT: list[datetime] = []
 _DATES: list[date] = []
 
 
-def _grow_days(day: int) -> None:
+def ensure_days(day: int) -> None:
+    """Make ``to_dt``/``to_date`` work up to this day; they skip the check because they run millions of times."""
     while len(_MIDNIGHT) <= day:
         d = EPOCH + timedelta(days=len(_MIDNIGHT))
         _MIDNIGHT.append(d)
@@ -33,15 +34,10 @@ def _grow_days(day: int) -> None:
 
 
 def to_dt(s: int) -> datetime:
-    d, r = divmod(s, DAY)
-    if d >= len(_MIDNIGHT):
-        _grow_days(d)
-    return _MIDNIGHT[d] + _SECOND[r]
+    return _MIDNIGHT[s // DAY] + _SECOND[s % DAY]
 
 
 def to_date(day: int) -> date:
-    if day >= len(_DATES):
-        _grow_days(day)
     return _DATES[day]
 
 
@@ -53,26 +49,24 @@ def secs_of(d: datetime) -> int:
     return (d.toordinal() - _EPOCH_ORDINAL) * DAY + d.hour * 3600 + d.minute * 60 + d.second
 
 
-_MONEY: dict[int, Decimal] = {}
-_QTY: dict[int, Decimal] = {}
+class _Decimals(dict[int, Decimal]):
+    """Integer units -> Decimal with a fixed exponent, created once per value (a lookup is a C-level dict hit)."""
+
+    def __init__(self, exponent: int) -> None:
+        super().__init__()
+        self.exponent = exponent
+
+    def __missing__(self, units: int) -> Decimal:
+        value = self[units] = Decimal(units).scaleb(self.exponent)
+        return value
 
 
-def money(cents: int) -> Decimal:
-    m = _MONEY.get(cents)
-    if m is None:
-        m = _MONEY[cents] = Decimal(cents).scaleb(-2)
-    return m
+money = _Decimals(-2).__getitem__  # cents -> Decimal("12.34")
+qty = _Decimals(-4).__getitem__  # ten-thousandths -> Decimal("1.5000")
 
 
 def cents(m: Decimal) -> int:
     return int(m.scaleb(2))
-
-
-def qty(q4: int) -> Decimal:
-    q = _QTY.get(q4)
-    if q is None:
-        q = _QTY[q4] = Decimal(q4).scaleb(-4)
-    return q
 
 
 def round_div(n: int, d: int) -> int:
@@ -116,6 +110,13 @@ class Plan:
     lines: tuple[tuple[str, str | None, int, int, int, bool], ...]
     subtotal: int
     taxable: int
+    _typed: tuple[tuple[Any, ...], ...] | None = None
+
+    def typed_lines(self) -> tuple[tuple[Any, ...], ...]:
+        """The lines as invoice-line column values (service .. taxable), built once per plan."""
+        if self._typed is None:
+            self._typed = tuple((s, d, qty(q4), money(u), money(e), t) for s, d, q4, u, e, t in self.lines)
+        return self._typed
 
 
 @dataclass
@@ -159,7 +160,10 @@ class World:
 
     @classmethod
     def empty(cls, seed: int, today: date) -> World:
+        if today.year < 2003:
+            raise ValueError(f"today must be in 2003 or later (two years of history after 2000-01-01), got {today}")
         w = cls(rnd=random.Random(seed), today=day_of(today), tables={k.key: Table(k) for k in ALL_KINDS})
+        ensure_days(w.today + 400)
         bases = {
             "organizations": 1_000_100_000,
             "contacts": 1_204_000_000,
@@ -175,7 +179,8 @@ class World:
 
     def next_id(self, sequence: str) -> int:
         """Ids grow with creation, one sequence per kind, with the occasional gap (ids used elsewhere)."""
-        gap = 1 + int(self.rnd.random() * 4) if self.rnd.random() < 0.08 else 1
+        x = self.rnd.random()
+        gap = 1 + int(x * 50) if x < 0.08 else 1  # 1..4
         self.last_id[sequence] += gap
         return self.last_id[sequence]
 
@@ -460,8 +465,8 @@ def invoice_row(
 
 
 def line_row(lid: int, invoice_id: int, org: Org, line: tuple, created: datetime) -> Row:
-    service, desc, q4, unit, ext, taxable = line
-    return (lid, invoice_id, org.id, service, desc, qty(q4), money(unit), money(ext), taxable, created, created)
+    """``line`` is one of ``Plan.typed_lines()``."""
+    return (lid, invoice_id, org.id, *line, created, created)
 
 
 def proposal_row(

@@ -62,6 +62,8 @@ def test_today_defaults_to_the_current_date() -> None:
 def test_bad_arguments_are_rejected_clearly(brand: Brand) -> None:
     with pytest.raises(ValueError, match="appointments must be at least 1"):
         Brand(1, 0, TODAY)
+    with pytest.raises(ValueError, match="today must be in 2003 or later"):
+        Brand(1, 10, date(2001, 6, 1))
     with pytest.raises(KeyError, match="unknown kind 'branding-contacts'"):
         brand.select("branding-contacts")
 
