@@ -6,6 +6,7 @@ and its SQL; a lineage graph as inline SVG on top; a filter box. Only the projec
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def _model_section(project: Project, model: Model) -> str:
         tests = " ".join(_test_badge(t, project) for t in column.tests)
         if column.name in config.grain:
             tests = '<span class="badge grain" title="part of the grain">grain</span> ' + tests
-        description = escape(column.description) if column.description else '<span class="muted">-</span>'
+        description = _prose(column.description) if column.description else '<span class="muted">-</span>'
         rows.append(f"<tr><td><code>{escape(column.name)}</code></td><td>{description}</td><td>{tests}</td></tr>")
     columns_html = (
         "<table class='columns'><thead><tr><th>Column</th><th>Description</th><th>Tests</th></tr></thead>"
@@ -112,12 +113,17 @@ def _model_section(project: Project, model: Model) -> str:
     <span class="badge kind">{escape(model.materialized)}</span>
     <span class="badge count">{count} tests</span>
   </div>
-  <p class="description">{escape(model.description)}</p>
+  <p class="description">{_prose(model.description)}</p>
   <table class="meta">{meta_html}</table>
   {columns_html}
   {model_tests_html}
   <details class="sql"><summary>SQL</summary><pre><code>{highlight_sql(model.sql)}</code></pre></details>
 </section>"""
+
+
+def _prose(text: str) -> str:
+    """Escaped text, with `backticks` shown as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
 
 
 def _display_path(project: Project, model: Model) -> str:

@@ -56,7 +56,7 @@ PORTABILITY_RULES: dict[str, tuple[Rule, ...]] = {
         Rule(
             lambda n: isinstance(n, exp.TryCast),
             "try_cast() would become a plain cast() that fails on bad values; "
-            "guard the cast with a case expression (e.g. case when x ~ '^[0-9]+$' then x::bigint end)",
+            "guard the cast: case when regexp_matches(x, '^[0-9]+$') then x::bigint end",
         ),
         Rule(_star_modifier, "select * exclude/replace is DuckDB-only; list the columns you want"),
         Rule(lambda n: isinstance(n, exp.AnyValue), "any_value() is not in PostgreSQL 15; use min() or max()"),

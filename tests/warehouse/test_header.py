@@ -173,3 +173,12 @@ def test_errors_name_the_file_and_line(text: str, line: int, fragment: str) -> N
 def test_header_error_accepts_a_path_object() -> None:
     with pytest.raises(HeaderError, match=r"^x[/\\]m.sql:1: "):
         parse("select 1", path=Path("x") / "m.sql")  # type: ignore[arg-type]
+
+
+def test_the_example_in_the_analysts_readme_parses() -> None:
+    readme = Path(__file__).parents[2] / "sql_models" / "README.md"
+    example = readme.read_text(encoding="utf-8").split("```sql\n", 1)[1].split("```", 1)[0]
+    config = parse(example)
+    assert config.grain == ("appointment_id",)
+    assert [t.severity for t in config.tests] == ["error", "warn"]
+    assert config.column("city") is not None and config.column("city").description == "City of the service address."
