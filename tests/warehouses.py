@@ -41,6 +41,8 @@ class TestWarehouse:
         return rows
 
     def table_exists(self, schema: str, table: str) -> bool:
+        if self.name == "duckdb" and not Path(self.location).exists():
+            return False
         return bool(
             self.query(
                 "select 1 from information_schema.tables where table_schema = %s and table_name = %s", schema, table

@@ -61,7 +61,8 @@ def deletions_resource_hints() -> dict[str, Any]:
     """Keyword arguments for ``dlt.resource``/``apply_hints`` that define ``raw.deletions``."""
     return {
         "table_name": DELETIONS_TABLE,
-        "write_disposition": {"disposition": "merge", "strategy": "upsert"},
+        # delete-insert also collapses one entity deleted twice within a load package
+        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
         "primary_key": list(DELETIONS_PRIMARY_KEY),
         "columns": DELETIONS_COLUMN_HINTS,
     }

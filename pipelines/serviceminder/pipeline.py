@@ -68,7 +68,7 @@ def settle_pending(pipeline: dlt.Pipeline) -> tuple[dlt.Pipeline, str | None]:
     if not pipeline.has_pending_data:
         return pipeline, None
     try:
-        pipeline.normalize(loader_file_format=LOADER_FILE_FORMAT)
+        pipeline.normalize()
         pipeline.load()
         return pipeline, "finished"
     except PipelineStepFailed as exc:

@@ -1,0 +1,350 @@
+"""The ``serviceminder_downloads`` dlt source: one merge resource per kind, incremental or full refresh.
+
+State (dlt source state, committed with the load that carries the data):
+``kinds.<key>.watermark`` is the last ``UpdatedThrough`` day loaded; ``kinds.<key>.last_full_refresh`` the day of
+the last full refresh; ``kinds.<key>.refreshed_at`` the ``_loaded_at`` stamp of a full refresh whose deletions have
+not yet been detected. Detection runs as the ``full_refresh_deletions`` resource after the refresh is committed, so a
+crash between the two only delays it to the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.sources import DltResource
+
+from pipelines.serviceminder.client import ServiceminderClient
+from pipelines.serviceminder.csv_arrow import RejectedRow, dlt_column_hints
+from pipelines.serviceminder.deletions import Deletion, deletions_resource_hints, deletions_table
+from pipelines.serviceminder.downloads import DownloadFilters, DownloadScheduler, DownloadSettings, Page
+from pipelines.serviceminder.kinds import ALL_KINDS, Kind, paths_for
+from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, raise_source_errors
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME = "serviceminder_downloads"
+LOADED_AT = "_loaded_at"  # when this pipeline last received the record (UTC); staging compares it to deletions
+REJECTED_TABLE = "rejected_rows"
+DELETIONS_RESOURCE = "full_refresh_deletions"
+DEFAULT_OVERLAP_DAYS = 2
+# delete-insert, not upsert: it also collapses duplicate keys within one load package
+MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+def utc_now() -> datetime:
+    return datetime.utcnow().replace(tzinfo=None)  # noqa: DTZ003 - naive UTC is what the warehouse stores
+
+
+@dataclass
+class KindOutcome:
+    """What one run did for one kind; filled in while dlt extracts."""
+
+    mode: str = "incremental"  # or "full"
+    filters: DownloadFilters = field(default_factory=DownloadFilters)
+    pages: int = 0
+    rows: int = 0
+    rejected: int = 0
+    missing_columns: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    deletions: int = 0
+
+
+@dataclass
+class DownloadRun:
+    """Shared by the resources of one source instance: the plan, the scheduler and the outcome."""
+
+    loaded_at: datetime
+    outcomes: dict[str, KindOutcome] = field(default_factory=dict)
+    scheduler: DownloadScheduler | None = None
+
+
+REJECTED_COLUMNS: dict[str, dict[str, Any]] = {
+    "kind": {"data_type": "text", "nullable": False},
+    "download_id": {"data_type": "text", "nullable": False},
+    "line_number": {"data_type": "bigint", "nullable": False},
+    "raw_line": {"data_type": "text", "nullable": False},
+    "reason": {"data_type": "text", "nullable": False},
+    "detected_at": {"data_type": "timestamp", "timezone": False, "nullable": False},
+}
+
+
+# one row per distinct rejected line of a kind: a rerun that meets the same line again updates it, not adds it
+REJECTED_HINTS = dlt.mark.make_hints(
+    table_name=REJECTED_TABLE, write_disposition=MERGE, primary_key=["kind", "raw_line"], columns=REJECTED_COLUMNS
+)
+
+
+def _rejected_table(rows: Sequence[RejectedRow], detected_at: datetime) -> pa.Table:
+    return pa.table(
+        {
+            "kind": [r.kind for r in rows],
+            "download_id": [r.download_id for r in rows],
+            "line_number": pa.array([r.line_number for r in rows], pa.int64()),
+            "raw_line": [r.raw_line for r in rows],
+            "reason": [r.reason for r in rows],
+            "detected_at": pa.array([detected_at] * len(rows), pa.timestamp("us")),
+        }
+    )
+
+
+def _kind_state(state: dict[str, Any], kind: Kind) -> dict[str, Any]:
+    return state.setdefault("kinds", {}).setdefault(kind.key, {})
+
+
+def plan_filters(
+    kind_state: dict[str, Any], *, full_refresh: bool, today: date, overlap_days: int
+) -> tuple[str, DownloadFilters]:
+    """Incremental from the watermark minus the overlap through today, or everything on a full refresh."""
+    watermark = kind_state.get("watermark")
+    if full_refresh or not watermark:
+        return "full", DownloadFilters()
+    start = date.fromisoformat(watermark) - timedelta(days=overlap_days)
+    return "incremental", DownloadFilters(updated_from=start, updated_through=today)
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=0)
+def serviceminder_downloads(
+    client: ServiceminderClient,
+    *,
+    kinds: Sequence[Kind] = ALL_KINDS,
+    full_refresh: Collection[str] = (),
+    today: date | None = None,
+    overlap_days: int = DEFAULT_OVERLAP_DAYS,
+    org_level: bool = False,
+    user_id: str | None = None,
+    path_overrides: dict[str, str] | None = None,
+    settings: DownloadSettings | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    now: Callable[[], datetime] = utc_now,
+    run: DownloadRun | None = None,
+) -> Iterator[DltResource]:
+    """One merge resource per kind, plus ``full_refresh_deletions`` (not selected by default).
+
+    ``full_refresh`` holds kind keys to download whole; a kind with no watermark yet is always loaded whole.
+    ``run`` lets the caller read what happened (rows, pages, rejected rows, missing columns) after the load.
+    """
+    today = today or date.today()
+    run = run if run is not None else DownloadRun(loaded_at=now())
+
+    def scheduler() -> DownloadScheduler:
+        # Created on first use, inside dlt's extract: only there is source state the state that gets committed
+        # with the load. Building the source (e.g. to select only the deletions) calls nothing.
+        if run.scheduler is None:
+            state = dlt.current.source_state()
+            plans: list[tuple[Kind, DownloadFilters]] = []
+            for kind in kinds:
+                mode, filters = plan_filters(
+                    _kind_state(state, kind),
+                    full_refresh=kind.key in full_refresh,
+                    today=today,
+                    overlap_days=overlap_days,
+                )
+                run.outcomes[kind.key] = KindOutcome(mode=mode, filters=filters)
+                plans.append((kind, filters))
+            extra: dict[str, Any] = {"clock": clock} if clock else {}
+            if sleep:
+                extra["sleep"] = sleep
+            run.scheduler = DownloadScheduler(
+                client,
+                paths_for(org_level, path_overrides),
+                plans,
+                org_level=org_level,
+                user_id=user_id,
+                settings=settings or DownloadSettings(),
+                **extra,
+            )
+        return run.scheduler
+
+    for kind in kinds:
+        yield _kind_resource(kind, scheduler, run, today)
+    yield dlt.resource(
+        _full_refresh_deletions(kinds, run, now),
+        name=DELETIONS_RESOURCE,
+        selected=False,
+        **deletions_resource_hints(),
+    )
+
+
+def _kind_resource(
+    kind: Kind,
+    scheduler: Callable[[], DownloadScheduler],
+    run: DownloadRun,
+    today: date,
+) -> DltResource:
+    # Every item carries its table's hints as a variant: hints set on the resource itself would leak into the
+    # rejected_rows variant (dlt clones them as its starting point), making e.g. ``id`` NOT NULL there.
+    table_hints = dlt.mark.make_hints(
+        table_name=kind.table,
+        write_disposition=MERGE,
+        primary_key=kind.primary_key,
+        columns={
+            **dlt_column_hints(kind),
+            LOADED_AT: {"data_type": "timestamp", "timezone": False, "nullable": False},
+        },
+    )
+
+    def pages() -> Iterator[Any]:
+        reported_missing = False
+        pages = scheduler()
+        outcome = run.outcomes[kind.key]
+        while (page := pages.next_page(kind.key)) is not None:
+            outcome.pages += 1
+            if page.report.missing_columns and not reported_missing:
+                reported_missing = True
+                outcome.missing_columns = list(page.report.missing_columns)
+                log.warning(
+                    "the %s download has no column(s) %s; they are loaded as NULL",
+                    kind.key,
+                    ", ".join(page.report.missing_columns),
+                )
+            outcome.extra_columns = sorted(set(outcome.extra_columns) | set(page.report.extra_columns))
+            for table in _page_tables(page, run.loaded_at):
+                yield dlt.mark.with_hints(table, table_hints, create_table_variant=True)
+            if page.report.rejected:
+                outcome.rejected += len(page.report.rejected)
+                yield dlt.mark.with_hints(
+                    _rejected_table(page.report.rejected, run.loaded_at), REJECTED_HINTS, create_table_variant=True
+                )
+            outcome.rows += page.report.rows
+        kind_state = _kind_state(dlt.current.source_state(), kind)
+        kind_state["watermark"] = (outcome.filters.updated_through or today).isoformat()
+        if outcome.mode == "full":
+            kind_state["last_full_refresh"] = today.isoformat()
+            kind_state["refreshed_at"] = run.loaded_at.isoformat()
+
+    return dlt.resource(pages, name=kind.key)
+
+
+def _page_tables(page: Page, loaded_at: datetime) -> Iterator[pa.Table]:
+    for batch in page.batches:
+        if batch.num_rows == 0:
+            continue
+        stamp = pa.array([loaded_at] * batch.num_rows, pa.timestamp("us"))
+        yield pa.Table.from_batches([batch]).append_column(LOADED_AT, stamp)
+
+
+def _full_refresh_deletions(
+    kinds: Sequence[Kind], run: DownloadRun, now: Callable[[], datetime]
+) -> Callable[[], Iterator[pa.Table]]:
+    def detect() -> Iterator[pa.Table]:
+        pipeline = dlt.current.pipeline()
+        state = dlt.current.source_state()
+        found: list[Deletion] = []
+        for kind in kinds:
+            kind_state = _kind_state(state, kind)
+            refreshed_at = kind_state.get("refreshed_at")
+            if not refreshed_at:
+                continue
+            kind_deletions = _missing_after_refresh(pipeline, kind, datetime.fromisoformat(refreshed_at), now())
+            found.extend(kind_deletions)
+            if kind.key in run.outcomes:
+                run.outcomes[kind.key].deletions = len(kind_deletions)
+            del kind_state["refreshed_at"]
+        if found:
+            yield deletions_table(found)
+
+    return detect
+
+
+def _missing_after_refresh(
+    pipeline: dlt.Pipeline, kind: Kind, refreshed_at: datetime, detected_at: datetime
+) -> list[Deletion]:
+    """Records the full refresh stamped ``refreshed_at`` did not return, and that no deletion covers yet."""
+    with pipeline.sql_client() as client:
+        if not _table_exists(client, kind.table):
+            return []
+        table = client.make_qualified_table_name(kind.table)
+        cover = ""
+        if _table_exists(client, "deletions"):
+            deletions = client.make_qualified_table_name("deletions")
+            cover = (
+                f" and not exists (select 1 from {deletions} d where d.entity_type = %s"
+                f" and d.entity_id = t.{kind.primary_key} and d.detected_at >= t.{LOADED_AT})"
+            )
+        sql = f"select t.{kind.primary_key}, t.organization_id from {table} t where t.{LOADED_AT} < %s{cover}"
+        args: list[Any] = [refreshed_at] + ([kind.entity_type] if cover else [])
+        rows = client.execute_sql(sql, *args) or []
+    return [
+        Deletion(
+            entity_type=kind.entity_type,
+            entity_id=int(entity_id),
+            organization_id=None if organization_id is None else int(organization_id),
+            deleted_at=None,
+            detected_at=detected_at,
+            detected_by="full_refresh",
+        )
+        for entity_id, organization_id in rows
+    ]
+
+
+def _table_exists(client: Any, table: str) -> bool:
+    rows = client.execute_sql(
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+        client.dataset_name,
+        table,
+    )
+    return bool(rows)
+
+
+@dataclass
+class DownloadResult:
+    outcomes: dict[str, KindOutcome]
+    loaded_at: datetime
+    load_ids: list[str]
+
+    @property
+    def rejected(self) -> int:
+        return sum(o.rejected for o in self.outcomes.values())
+
+    @property
+    def deletions(self) -> int:
+        return sum(o.deletions for o in self.outcomes.values())
+
+
+def run_downloads(
+    pipeline: dlt.Pipeline,
+    client: ServiceminderClient,
+    *,
+    kinds: Sequence[Kind] = ALL_KINDS,
+    full_refresh: Collection[str] = (),
+    now: Callable[[], datetime] = utc_now,
+    **source_options: Any,
+) -> DownloadResult:
+    """Load the kinds (incrementally, or whole where asked or first seen), then record full-refresh deletions.
+
+    The caller settles pending packages first (``settle_pending``); extract, normalize and load are called one by
+    one, because ``pipeline.run`` would silently finish old packages instead of loading new data.
+    """
+    unknown = set(full_refresh) - {k.key for k in kinds}
+    if unknown:
+        raise ValueError(f"unknown kind(s) to refresh: {', '.join(sorted(unknown))}")
+    run = DownloadRun(loaded_at=now())
+    load_ids: list[str] = []
+    with raise_source_errors():
+        source = serviceminder_downloads(
+            client, kinds=kinds, full_refresh=full_refresh, now=now, run=run, **source_options
+        )
+        load_ids += _extract_normalize_load(pipeline, source)
+        if _refreshes_awaiting_detection(pipeline):
+            detection = serviceminder_downloads(client, kinds=kinds, now=now, run=run, **source_options)
+            load_ids += _extract_normalize_load(pipeline, detection.with_resources(DELETIONS_RESOURCE))
+    return DownloadResult(outcomes=run.outcomes, loaded_at=run.loaded_at, load_ids=load_ids)
+
+
+def _refreshes_awaiting_detection(pipeline: dlt.Pipeline) -> list[str]:
+    kinds_state = pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get("kinds", {})
+    return [key for key, kind_state in kinds_state.items() if kind_state.get("refreshed_at")]
+
+
+def _extract_normalize_load(pipeline: dlt.Pipeline, source: Any) -> list[str]:
+    extract_info = pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
+    pipeline.normalize()
+    pipeline.load()
+    return list(extract_info.loads_ids)

@@ -1,0 +1,308 @@
+"""The download source end to end: sandbox over loopback → dlt → real DuckDB and PostgreSQL raw tables."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from pipelines.sandbox import Faults, Sandbox
+from pipelines.serviceminder.client import AuthenticationError, RetryPolicy, ServiceminderClient
+from pipelines.serviceminder.download_source import DownloadResult, run_downloads
+from pipelines.serviceminder.downloads import DownloadSettings, DownloadTimeoutError
+from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, CONTACTS, KINDS_BY_KEY
+from pipelines.serviceminder.pipeline import settle_pending
+from tests.fakes import FakeClock
+from tests.warehouses import TestWarehouse
+
+KEY = "dl-test-key-5521ab"
+TODAY = date(2026, 11, 2)
+SETTINGS = DownloadSettings(poll_interval=1.0, ready_timeout=600.0)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(api_key=KEY, seed=11, appointments=600, today=TODAY, page_size=500) as sb:
+        yield sb
+
+
+def client_for(sandbox: Sandbox, clock: FakeClock, key: str = KEY, tmp: Path | None = None) -> ServiceminderClient:
+    return ServiceminderClient(
+        key,
+        sandbox.base_url,
+        sleep=clock.sleep,
+        rng=random.Random(0),
+        retry=RetryPolicy(max_attempts=8),
+        download_dir=tmp,
+    )
+
+
+def load(
+    warehouse: TestWarehouse, sandbox: Sandbox, clock: FakeClock, pipeline: dlt.Pipeline | None = None, **kw: Any
+) -> DownloadResult:
+    pipeline = pipeline or warehouse.pipeline()
+    pipeline, _ = settle_pending(pipeline)
+    kw.setdefault("settings", SETTINGS)
+    with client_for(sandbox, clock) as client:
+        return run_downloads(pipeline, client, today=sandbox.today, clock=clock.now, sleep=clock.sleep, **kw)
+
+
+def assert_raw_equals_truth(warehouse: TestWarehouse, sandbox: Sandbox, *, live_only: bool = False) -> None:
+    truth = sandbox.truth()
+    for kind in ALL_KINDS:
+        stored = warehouse.live_records(kind) if live_only else warehouse.records(kind)
+        expected = truth.live[kind.key]
+        assert set(stored) == set(expected), f"{kind.key}: ids differ"
+        for record_id, record in expected.items():
+            assert stored[record_id] == record, f"{kind.key} {record_id}"
+
+
+def count_duplicates(warehouse: TestWarehouse) -> int:
+    total = 0
+    for kind in ALL_KINDS:
+        if warehouse.table_exists("raw", kind.table):
+            (dupes,) = warehouse.query(f"select count(*) - count(distinct id) from raw.{kind.table}")[0]
+            total += dupes
+    return total
+
+
+def test_first_run_loads_every_kind_exactly(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock: FakeClock) -> None:
+    result = load(warehouse, sandbox, fake_clock)
+    assert {o.mode for o in result.outcomes.values()} == {"full"}
+    assert_raw_equals_truth(warehouse, sandbox)
+    assert result.outcomes["appointments"].pages >= 3  # 600 appointments in pages of 500, plus the empty page
+    assert result.rejected == 0
+
+
+def test_incremental_then_full_refresh_match_the_truth(
+    warehouse: TestWarehouse, sandbox: Sandbox, fake_clock: FakeClock
+) -> None:
+    load(warehouse, sandbox, fake_clock)
+    loaded_before = {k.key: set(warehouse.records(k)) for k in ALL_KINDS}
+    sandbox.advance_days(3)
+
+    result = load(warehouse, sandbox, fake_clock)
+    assert {o.mode for o in result.outcomes.values()} == {"incremental"}
+    starts = [body for path, body in sandbox.requests if path.endswith("startdownload")]
+    assert starts[-1]["UpdatedFrom"] == "2026-10-31"  # watermark (first run's today) minus the 2-day overlap
+    truth = sandbox.truth()
+    for kind in ALL_KINDS:
+        stored = warehouse.records(kind)
+        # hard deletes leave no trace in an updated-filtered download: exactly those are still in raw
+        hard_deleted = truth.deleted_ids(kind.key) & loaded_before[kind.key]
+        assert set(stored) == set(truth.live[kind.key]) | hard_deleted, kind.key
+        for record_id, record in truth.live[kind.key].items():
+            assert stored[record_id] == record, f"{kind.key} {record_id}"
+
+    result = load(warehouse, sandbox, fake_clock, full_refresh={k.key for k in ALL_KINDS})
+    assert_raw_equals_truth(warehouse, sandbox, live_only=True)
+    expected_deletions = {
+        (kind.entity_type, i) for kind in ALL_KINDS for i in truth.deleted_ids(kind.key) & loaded_before[kind.key]
+    }
+    assert expected_deletions, "the sandbox should have deleted something in three days"
+    assert warehouse.deletions("full_refresh") == expected_deletions
+    assert result.deletions == len(expected_deletions)
+    assert count_duplicates(warehouse) == 0
+
+    # a second refresh finds nothing new and changes nothing
+    again = load(warehouse, sandbox, fake_clock, full_refresh={"appointments"})
+    assert again.deletions == 0
+    assert warehouse.deletions("full_refresh") == expected_deletions
+
+
+def test_all_six_kinds_are_started_before_any_is_awaited(sandbox: Sandbox, duckdb_warehouse, fake_clock) -> None:
+    sandbox.prep_delay = 30.0
+    sandbox._clock = fake_clock.now  # readiness follows the same fake clock the loader sleeps on
+    load(duckdb_warehouse, sandbox, fake_clock)
+    paths = [path for path, _ in sandbox.requests]
+    first_status = next(i for i, p in enumerate(paths) if p.endswith("downloadstatus"))
+    assert sum(1 for p in paths[:first_status] if p.endswith("startdownload")) == len(ALL_KINDS)
+    # the whole load took about one kind's chain of waits (appointments: 3 pages), not the sum over kinds
+    assert sum(fake_clock.slept) <= 4 * 31
+
+
+def test_paging_follows_rowid_and_stops_only_on_an_empty_file(sandbox: Sandbox, duckdb_warehouse, fake_clock) -> None:
+    load(duckdb_warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS])
+    ids = sorted(sandbox.truth().live["appointments"])
+    row_ids = [body["RowId"] for path, body in sandbox.requests if path.endswith("startdownload")]
+    assert row_ids == [0, ids[499] + 1, ids[-1] + 1]  # 600 rows: a full page, a short page, an empty page
+
+
+def test_a_bad_key_fails_fast_and_loads_nothing(duckdb_warehouse, sandbox: Sandbox, fake_clock) -> None:
+    pipeline = duckdb_warehouse.pipeline()
+    with (
+        client_for(sandbox, fake_clock, key="not-the-key-123") as client,
+        pytest.raises(AuthenticationError, match="SOURCES__SERVICEMINDER__API_KEY"),
+    ):
+        run_downloads(pipeline, client, today=sandbox.today, settings=SETTINGS)
+    assert fake_clock.slept == []
+    assert not any(duckdb_warehouse.table_exists("raw", k.table) for k in ALL_KINDS)
+    assert not pipeline.has_pending_data
+
+
+def test_a_download_that_never_gets_ready_times_out_naming_kind_and_id(
+    duckdb_warehouse, sandbox: Sandbox, fake_clock
+) -> None:
+    sandbox.prep_delay = 10_000.0
+    sandbox._clock = fake_clock.now
+    with pytest.raises(DownloadTimeoutError) as err:
+        load(duckdb_warehouse, sandbox, fake_clock, kinds=[CONTACTS], settings=DownloadSettings(ready_timeout=120))
+    started = [p for p, _ in sandbox.requests if p.endswith("startdownload")]
+    assert len(started) == 1
+    assert "contacts download" in str(err.value)
+    assert "not ready after" in str(err.value)
+    assert not duckdb_warehouse.table_exists("raw", "contacts")
+
+
+def test_injected_faults_at_a_realistic_rate_still_end_correct(
+    warehouse: TestWarehouse, sandbox: Sandbox, fake_clock: FakeClock
+) -> None:
+    sandbox.faults = Faults(rate_429=0.05, rate_5xx=0.05, rate_drop=0.03, rate_truncate=0.2, slow_ready_polls=2, seed=4)
+    load(warehouse, sandbox, fake_clock)
+    sandbox.advance_days(2)
+    load(warehouse, sandbox, fake_clock, full_refresh={k.key for k in ALL_KINDS})
+    assert sandbox.fault_log, "faults were injected"
+    assert any(outcome == "truncate" for _, outcome in sandbox.fault_log)
+    assert_raw_equals_truth(warehouse, sandbox, live_only=True)
+    assert count_duplicates(warehouse) == 0
+
+
+def test_malformed_rows_land_in_rejected_rows(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock) -> None:
+    ids = sorted(sandbox.truth().live["appointments"])
+    bad = {ids[3], ids[250], ids[-1]}
+    sandbox.malformed["appointments"] = bad
+    result = load(warehouse, sandbox, fake_clock)
+    assert result.outcomes["appointments"].rejected == 3
+    assert result.rejected == 3
+    rows = warehouse.query("select kind, download_id, line_number, raw_line, reason from raw.rejected_rows")
+    assert len(rows) == 3
+    for kind, download_id, line_number, raw_line, reason in rows:
+        assert kind == "appointments"
+        assert download_id and line_number >= 2 and reason
+        assert any(str(i) in raw_line for i in bad)
+    stored = warehouse.records(APPOINTMENTS)
+    assert not bad & set(stored)
+    assert len(stored) == len(ids) - 3
+
+
+def test_missing_and_extra_columns(duckdb_warehouse, sandbox: Sandbox, fake_clock, caplog) -> None:
+    sandbox.missing_columns["contacts"] = {"tags"}
+    sandbox.extra_columns["contacts"] = {"Franchise Region": "North"}
+    result = load(duckdb_warehouse, sandbox, fake_clock, kinds=[CONTACTS])
+    assert result.outcomes["contacts"].missing_columns == ["tags"]
+    assert caplog.text.count("no column(s) tags") == 1  # reported once per run, not once per page
+    tags, regions = zip(*duckdb_warehouse.query("select tags, franchise_region from raw.contacts"), strict=True)
+    assert set(tags) == {None}
+    assert set(regions) == {"North"}
+
+
+def test_org_level_keys_use_download_paths_and_see_one_organization(duckdb_warehouse, fake_clock, tmp_path) -> None:
+    with Sandbox(api_key=KEY, seed=11, appointments=300, today=TODAY) as brand_sandbox:
+        org_id = brand_sandbox.brand.organizations[0][0]
+    with Sandbox(api_key=KEY, seed=11, appointments=300, today=TODAY, org_keys={"org-key-991": org_id}) as sandbox:
+        pipeline = duckdb_warehouse.pipeline()
+        with ServiceminderClient("org-key-991", sandbox.base_url, sleep=fake_clock.sleep) as client:
+            run_downloads(
+                pipeline, client, today=TODAY, org_level=True, user_id="42", kinds=[APPOINTMENTS], settings=SETTINGS
+            )
+        starts = [(p, b) for p, b in sandbox.requests if p.endswith("startdownload")]
+        assert all(p.endswith("download/startdownload") and not p.startswith("datasubscriber") for p, _ in starts)
+        assert {b["Kind"] for _, b in starts} == {"appointments"}
+        assert {b["UserId"] for _, b in starts} == {"42"}
+        expected = {i for i, r in sandbox.truth().live["appointments"].items() if r["organization_id"] == org_id}
+    assert set(duckdb_warehouse.records(APPOINTMENTS)) == expected
+
+
+def test_the_api_key_is_in_no_table_and_no_working_file(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock) -> None:
+    sandbox.malformed["contacts"] = {sorted(sandbox.truth().live["contacts"])[0]}
+    load(warehouse, sandbox, fake_clock)
+    assert KEY not in warehouse.all_text()
+    for path in warehouse.pipelines_dir.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stage", ["download", "normalize", "load"])
+def test_a_run_killed_at_any_stage_ends_correct_after_a_rerun(
+    warehouse: TestWarehouse, sandbox: Sandbox, fake_clock: FakeClock, stage: str, monkeypatch
+) -> None:
+    load(warehouse, sandbox, fake_clock)
+    sandbox.advance_days(2)
+    pipeline = warehouse.pipeline()
+    if stage == "download":
+        from pipelines.serviceminder import downloads
+
+        original = downloads.DownloadScheduler._accept
+        calls = {"n": 0}
+
+        def crash_midway(self, chain, page):
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise Crash("killed while downloading")
+            return original(self, chain, page)
+
+        monkeypatch.setattr(downloads.DownloadScheduler, "_accept", crash_midway)
+    else:
+        original_step = getattr(dlt.Pipeline, stage)
+
+        def crash(self, *args, **kwargs):
+            raise Crash(f"killed during {stage}")
+
+        monkeypatch.setattr(dlt.Pipeline, stage, crash)
+    with pytest.raises(Exception, match="killed"):
+        load(warehouse, sandbox, fake_clock, pipeline=pipeline, full_refresh={"contacts"})
+    monkeypatch.undo()
+    if stage != "download":
+        assert getattr(dlt.Pipeline, stage) is original_step
+
+    # the next night: a new process, the same working folder
+    load(warehouse, sandbox, fake_clock)
+    load(warehouse, sandbox, fake_clock, full_refresh={k.key for k in ALL_KINDS})
+    assert_raw_equals_truth(warehouse, sandbox, live_only=True)
+    assert count_duplicates(warehouse) == 0
+
+
+def test_pending_packages_are_finished_before_new_data(duckdb_warehouse, sandbox: Sandbox, fake_clock) -> None:
+    pipeline = duckdb_warehouse.pipeline()
+    with client_for(sandbox, fake_clock) as client:
+        from pipelines.serviceminder.download_source import serviceminder_downloads
+
+        pipeline.extract(
+            serviceminder_downloads(client, today=sandbox.today, clock=fake_clock.now, sleep=fake_clock.sleep)
+        )
+    assert pipeline.has_pending_data
+    pipeline, outcome = settle_pending(duckdb_warehouse.pipeline())
+    assert outcome == "finished"
+    assert not pipeline.has_pending_data
+    assert_raw_equals_truth(duckdb_warehouse, sandbox)
+    # its watermarks were committed with it: the next run is incremental
+    result = load(duckdb_warehouse, sandbox, fake_clock, pipeline=pipeline)
+    assert {o.mode for o in result.outcomes.values()} == {"incremental"}
+
+
+def test_typed_columns_in_the_warehouse(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock) -> None:
+    load(warehouse, sandbox, fake_clock, kinds=[KINDS_BY_KEY["invoices"], CONTACTS])
+    types = dict(
+        warehouse.query(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = 'raw' and table_name = 'invoices'"
+        )
+    )
+    assert types["id"].lower() == "bigint"
+    assert types["total"].lower() in {"decimal(18,2)", "numeric"}
+    assert types["invoice_date"].lower() == "date"
+    assert types["created_at"].lower() in {"timestamp", "timestamp without time zone"}
+    phone_types = warehouse.query(
+        "select data_type from information_schema.columns where table_schema = 'raw'"
+        " and table_name = 'contacts' and column_name in ('postal_code', 'primary_phone')"
+    )
+    assert {t.lower() for (t,) in phone_types} <= {"varchar", "text", "character varying"}
