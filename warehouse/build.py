@@ -89,7 +89,12 @@ class BuildResult:
     def summary(self) -> str:
         counts = {s: len(self.by_status(s)) for s in ("success", "error", "test_failed", "skipped", "rolled_back")}
         parts = [f"{counts['success']} built"]
-        labels = {"error": "failed", "test_failed": "failed tests", "skipped": "skipped", "rolled_back": "rolled back"}
+        labels = {
+            "error": "failed",
+            "test_failed": "blocked by tests",
+            "skipped": "skipped",
+            "rolled_back": "rolled back",
+        }
         parts += [f"{counts[s]} {label}" for s, label in labels.items() if counts[s]]
         warned = sum(len(m.warned_tests) for m in self.models)
         if warned:
@@ -126,6 +131,8 @@ def build_models(
     ``progress`` is called with each model's result as soon as it is known.
     """
     conn = target.connect() if isinstance(target, Target) else target
+    if conn.in_transaction:
+        raise ValueError("build_models needs a connection outside a transaction (atomic='run' makes one)")
     try:
         return _Builder(conn, project, project.select(select), atomic, fail_fast, progress, clock).run()
     finally:
@@ -263,6 +270,8 @@ class _Builder:
         _write_comments(conn, model, tmp, kind, columns)
         if kind == "table":
             result.rows = int(conn.query(f"select count(*) from {tmp}")[0][0])
+            if conn.dialect == "postgres":
+                conn.execute(f"analyze {tmp}")  # statistics for the tests now, and for the first readers
         for check, owner in self._checks_gated_by(model):
             if owner.name != model.name and not _exists(conn, owner.name):
                 continue  # the test's own model was never built: no rows to check yet

@@ -355,3 +355,8 @@ def test_build_result_summary_and_problem_line(duckdb_target: Target) -> None:
     assert result.summary().startswith("0 built, 2 failed, 3 skipped in ")
     assert result.first_problem().startswith("staging.stg_contacts reads raw.contacts")
     assert Path(str(duckdb_target.path)).exists()
+
+
+def test_a_connection_inside_a_transaction_is_refused(duckdb_target: Target) -> None:
+    with duckdb_target.connect() as conn, conn.transaction(), pytest.raises(ValueError, match="outside a transaction"):
+        build_models(conn, load_project(FIXTURE_MODELS))

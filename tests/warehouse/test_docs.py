@@ -80,7 +80,7 @@ def test_catalog_names_every_model_and_draws_the_lineage() -> None:
     assert "accepted_values: new, regular, loyal" in page
     assert "relationships &rarr;" in page
     assert "expression: <code>subtotal &gt;= 0</code>" in page
-    assert "count</span>(*) <span class=\"k\">filter</span>" in page  # the SQL, highlighted
+    assert 'count</span>(*) <span class="k">filter</span>' in page  # the SQL, highlighted
 
 
 def test_sql_highlighting_keeps_the_text() -> None:
