@@ -18,6 +18,7 @@ yielded, so a cut-off body is downloaded again rather than loaded in part.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import logging
@@ -151,19 +152,25 @@ def read_csv_batches(
 
     column_names = [f"c{i}" for i in range(len(fields))]
     source = _ThrottledFile(path)
-    reader = pcsv.open_csv(
-        pa.PythonFile(source, mode="r"),
-        read_options=pcsv.ReadOptions(
-            column_names=column_names, skip_rows=blank_lines_before + 1, block_size=block_size, use_threads=True
-        ),
-        parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
-        convert_options=pcsv.ConvertOptions(
-            column_types={name: pa.binary() for name in column_names},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
+    try:
+        reader = pcsv.open_csv(
+            pa.PythonFile(source, mode="r"),
+            read_options=pcsv.ReadOptions(
+                column_names=column_names, skip_rows=blank_lines_before + 1, block_size=block_size, use_threads=True
+            ),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.binary() for name in column_names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        source.stop()
+        source.close()
+        raise _unreadable(kind, download_id, exc) from exc
+    _OPEN_READERS[id(source)] = (source, reader)
     source.throttle(_READ_AHEAD_BLOCKS)  # open_csv has read up to the first batch
     converter = _BatchConverter(kind, layout)
     locator = _Locator(path, len(fields))
@@ -176,10 +183,7 @@ def read_csv_batches(
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
-                raise ValueError(
-                    f"{kind.key} download {download_id} is not a readable CSV file ({exc}); "
-                    "download it again, or raise block_size if a single record is larger than it"
-                ) from exc
+                raise _unreadable(kind, download_id, exc) from exc
             source.release()
             batch, problems, max_id = converter.convert(raw)
             rejects.note_max_id(max_id)
@@ -197,10 +201,14 @@ def read_csv_batches(
         report.rejected.sort(key=lambda r: r.line_number)
     finally:
         locator.close()
-        source.stop()
-        _drain(reader)
-        reader.close()
-        source.close()
+        _stop_reader(source, reader)
+
+
+def _unreadable(kind: Kind, download_id: str, exc: Exception) -> ValueError:
+    return ValueError(
+        f"{kind.key} download {download_id} is not a readable CSV file ({exc}); "
+        "download it again, or raise block_size if a single record is larger than it"
+    )
 
 
 class _ThrottledFile(io.RawIOBase):
@@ -249,16 +257,32 @@ class _ThrottledFile(io.RawIOBase):
         super().close()
 
 
-def _drain(reader: pcsv.CSVStreamingReader) -> None:
-    """Run a stopped reader to its end, so Arrow's background thread lets go of the Python file before the
-    interpreter could shut down (else CPython aborts with "PyGILState_Release" at exit)."""
+# Readers whose generator has not finished. Arrow's background thread calls back into Python to read the file, and
+# it must be done with that before the interpreter shuts down, or CPython aborts ("PyGILState_Release"). A generator
+# left open until exit is only finalized after that point, so its reader is stopped from an atexit hook instead.
+_OPEN_READERS: dict[int, tuple[_ThrottledFile, pcsv.CSVStreamingReader]] = {}
+
+
+def _stop_reader(source: _ThrottledFile, reader: pcsv.CSVStreamingReader) -> None:
+    """Make Arrow read end of file, run the reader to its end (so its thread is done), and close both."""
+    if _OPEN_READERS.pop(id(source), None) is None and source.closed:
+        return
+    source.stop()
     while True:
         try:
             reader.read_next_batch()
         except StopIteration:
-            return
+            break
         except pa.ArrowException:
-            return  # a block cut short by the stop; nothing of it is used
+            break  # a block cut short by the stop; nothing of it is used
+    reader.close()
+    source.close()
+
+
+@atexit.register
+def _stop_open_readers() -> None:
+    for source, reader in list(_OPEN_READERS.values()):
+        _stop_reader(source, reader)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -336,21 +360,25 @@ def _check_complete(path: Path, kind: Kind, download_id: str, n_fields: int) -> 
         quotes = 0
         while chunk := f.read(8 << 20):
             quotes += chunk.count(b'"')
-        if quotes % 2 == 0:
-            last = _last_record_from_tail(f, size)
-        else:
-            # Odd: either the body ends inside a quoted field, or a field has a stray quote mid-value (which both
-            # parsers read literally). Only a full walk with the csv module can tell them apart.
-            last = _last_record_by_scan(path)
-            if last is not None and last.ended_by_eof:
-                raise cut_off("the file ends inside a quoted field")
-    if last is not None and len(last.fields) < n_fields:
+        # With an even number of quotes the file ends outside quotes, and the last record can be found from the
+        # tail alone. Odd means a cut inside a quoted field, or a stray quote mid-value (which both parsers read
+        # literally): only a full walk with the csv module tells them apart. It also judges a tail that did not
+        # come out as exactly one record (stray quotes again).
+        last = _last_record_from_tail(f, size) if quotes % 2 == 0 else None
+    if last is None or last.line_number == _UNSURE:
+        last = _last_record_by_scan(path)
+        if last is not None and last.ended_by_eof:
+            raise cut_off("the file ends inside a quoted field")
+    if last is not None and last.line_number != _HEADER_ONLY and len(last.fields) < n_fields:
         raise cut_off(f"its last record has {len(last.fields)} of the header's {n_fields} fields")
 
 
-def _last_record_from_tail(f, size: int) -> _Record | None:
-    """The last non-blank data record, found from the file's tail (quotes balance, so quote parity is exact);
-    None if the only record is the header."""
+_UNSURE = -1  # line_number of a tail record that needs the full walk
+_HEADER_ONLY = -2
+
+
+def _last_record_from_tail(f: io.BufferedReader, size: int) -> _Record:
+    """The last non-blank record, found from the file's tail by quote parity (the quotes before it are even)."""
     window = _TAIL_WINDOW
     while True:
         start = max(0, size - window)
@@ -365,12 +393,21 @@ def _last_record_from_tail(f, size: int) -> _Record | None:
             quotes_after += body.count(b'"', cut + 1, end)
             end = cut
             if quotes_after % 2 == 0:
-                text = body[cut + 1 :].decode("utf-8", "replace")
-                fields = next(csv.reader([text]), [])
-                return _Record(-1, text, fields, False)
+                return _parse_one_record(body[cut + 1 :])
         if start == 0:
-            return None  # no record boundary at all: the file is the header alone
+            return _Record(_HEADER_ONLY, "", [], False)  # no record boundary at all: the header alone
         window *= 4
+
+
+def _parse_one_record(data: bytes) -> _Record:
+    text = data.decode("utf-8", "replace")
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        records = []
+    if len(records) != 1:
+        return _Record(_UNSURE, text, [], False)
+    return _Record(0, text, records[0], False)
 
 
 def _last_record_by_scan(path: Path) -> _Record | None:
@@ -687,7 +724,9 @@ _MONEY_FAST = rf"^(?:-\$?|\$-?)?{_MONEY_NUMBER}$|^\(\$?{_MONEY_NUMBER}\)$"
 
 
 def _money_rewrite(arr: pa.Array) -> pa.Array:
-    return pc.replace_substring_regex(pc.replace_substring(arr, "(", "-"), r"[$,)]", "")
+    for old, new in (("(", "-"), (")", ""), ("$", ""), (",", "")):
+        arr = pc.replace_substring(arr, old, new)
+    return arr
 
 
 def _money_stages() -> list[Stage]:
@@ -720,46 +759,56 @@ def _bool_stages() -> list[Stage]:
 _NULL_TS = pa.scalar(None, pa.timestamp("us"))
 
 
-def _strptime_stage(fmt: str, day_group: int) -> Stage:
-    """``day_group``: which run of digits in the value is the day of the month (US 1, ISO 2)."""
+def _strptime_stage(fmt: str) -> Stage:
+    # where the day of the month is written: the 2nd "/" part of M/D/YYYY, the 3rd "-" part of YYYY-MM-DD
+    separator, day_part = ("/", 1) if fmt.startswith("%m/") else ("-", 2)
 
     def stage(arr: pa.Array) -> pa.Array:
         ts = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
-        return _drop_lenient_parses(arr, ts, day_group)
+        return _drop_lenient_parses(arr, ts, separator, day_part)
 
     return stage
 
 
-def _drop_lenient_parses(arr: pa.Array, ts: pa.Array, day_group: int) -> pa.Array:
+_YEAR_1000 = pa.scalar(datetime(1000, 1, 1), pa.timestamp("us"))
+
+
+def _drop_lenient_parses(arr: pa.Array, ts: pa.Array, separator: str, day_part: int) -> pa.Array:
     """The C library's strptime rolls 2/30 over into March 2 and reads "26" as the year 26. Null those, so the
     strict per-value path judges them. A roll-over always lands on day 1 to 3, so only those days are checked."""
-    bad = pc.fill_null(pc.less(pc.year(ts), 1000), False)
-    suspect = pc.fill_null(pc.less_equal(pc.day(ts), 3), False)
-    if pc.any(suspect).as_py():
-        source = pc.utf8_ltrim_whitespace(pc.if_else(suspect, arr, pa.scalar(None, pa.string())))
+    bad_rows: list[int] = []
+    if pc.any(pc.less(ts, _YEAR_1000)).as_py():
+        bad_rows += pc.indices_nonzero(pc.fill_null(pc.less(ts, _YEAR_1000), False)).to_pylist()
+    parsed_day = pc.day(ts)
+    suspects = pc.indices_nonzero(pc.fill_null(pc.less_equal(parsed_day, 3), False))
+    if len(suspects):
+        parts = pc.split_pattern(arr.take(suspects), separator, max_splits=day_part)
         try:
-            groups = pc.split_pattern_regex(source, r"[^0-9]+")
-            written_day = pc.cast(pc.list_element(groups, day_group), pa.int64())
-            rolled = pc.fill_null(pc.not_equal(written_day, pc.day(ts)), False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, IndexError):
-            rolled = suspect
-        bad = pc.or_(bad, rolled)
-    if not pc.any(bad).as_py():
+            # "26", " 6", "6 10:00:00" or "6T10:00" -> the day's digits
+            written = pc.utf8_trim(pc.utf8_slice_codeunits(pc.list_element(parts, day_part), 0, 2), " T")
+            rolled = pc.not_equal(pc.cast(written, pa.int64()), parsed_day.take(suspects))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            rolled = pa.array([True] * len(suspects))  # odd spacing: let the per-value path judge them all
+        bad_rows += suspects.filter(pc.fill_null(rolled, True)).to_pylist()
+    if not bad_rows:
         return ts
-    return pc.if_else(bad, _NULL_TS, ts)
+    bad = [False] * len(ts)  # real roll-overs are bad data, so this is rare
+    for row in bad_rows:
+        bad[row] = True
+    return pc.if_else(pa.array(bad), _NULL_TS, ts)
 
 
 def _timestamp_stages() -> list[Stage]:
     return [
-        _strptime_stage("%m/%d/%Y %I:%M:%S %p", 1),
-        _strptime_stage("%m/%d/%Y %I:%M %p", 1),
-        _strptime_stage("%m/%d/%Y %H:%M:%S", 1),
-        _strptime_stage("%m/%d/%Y %H:%M", 1),
-        _strptime_stage("%m/%d/%Y", 1),
+        _strptime_stage("%m/%d/%Y %I:%M:%S %p"),
+        _strptime_stage("%m/%d/%Y %I:%M %p"),
+        _strptime_stage("%m/%d/%Y %H:%M:%S"),
+        _strptime_stage("%m/%d/%Y %H:%M"),
+        _strptime_stage("%m/%d/%Y"),
         _cast_stage(pa.timestamp("us")),  # strict ISO 8601, fractions included
-        _strptime_stage("%Y-%m-%d %H:%M:%S", 2),
-        _strptime_stage("%Y-%m-%dT%H:%M:%S", 2),
-        _strptime_stage("%Y-%m-%d", 2),
+        _strptime_stage("%Y-%m-%d %H:%M:%S"),
+        _strptime_stage("%Y-%m-%dT%H:%M:%S"),
+        _strptime_stage("%Y-%m-%d"),
     ]
 
 
@@ -782,7 +831,9 @@ def _date_stages() -> list[Stage]:
 # Each returns the value (None for blank) or raises ValueError with the end of a sentence: "is not a date".
 
 _INT_RE = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.0*)?")
-_NUMBER_RE = re.compile(r"(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d*)?|\.\d+")
+# Arrow's decimal cast takes exponents ("1.5E+3"), so this path does too: whether a value is accepted must not
+# depend on which path its batch took.
+_NUMBER_RE = re.compile(r"(?:(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 _INT64_MAX = 2**63 - 1
 
 
@@ -818,12 +869,11 @@ def _slow_number(value: str, places: int, money: bool) -> Decimal | None:
         number = Decimal(s.replace(",", ""))
     except InvalidOperation as exc:
         raise ValueError(what) from exc
-    quantum = Decimal(1).scaleb(-places)
-    rounded = number.quantize(quantum)
+    if abs(number) >= Decimal(10) ** (18 - places):
+        raise ValueError(f"is too large for DECIMAL(18,{places})")
+    rounded = number.quantize(Decimal(1).scaleb(-places))
     if rounded != number:
         raise ValueError(f"has more than {places} decimal places")
-    if rounded >= Decimal(10) ** (18 - places):
-        raise ValueError(f"is too large for DECIMAL(18,{places})")
     return -rounded if negative else rounded
 
 
