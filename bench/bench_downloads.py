@@ -1,0 +1,181 @@
+"""Download benchmarks: 1M appointments into DuckDB and PostgreSQL, an incremental night, kinds in flight, memory.
+
+The sandbox runs in this process; each load runs in a child process (``bench.load_once``) so that its peak memory is
+its own. Anchors are measured in the same run: DuckDB's own ``read_csv`` and PostgreSQL's ``COPY`` of the very CSV
+that the sandbox served, concatenated into one file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import tempfile
+from datetime import date, datetime, time
+from pathlib import Path
+
+import duckdb
+import psycopg2
+
+from bench.common import Figure, run_child, timed
+from pipelines.sandbox import Sandbox
+from pipelines.serviceminder.client import ServiceminderClient
+from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, BRAND_PATHS
+
+KEY = "bench-key-0b7e41"
+TODAY = date(2026, 11, 2)
+SCALE = int(os.environ.get("SMW_BENCH_APPOINTMENTS", "1000000"))
+PG_ADMIN = os.environ.get("SMW_TEST_PG_DSN", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+
+
+def _load(sandbox: Sandbox, warehouse: str, pipelines_dir: Path, *, kinds: str, full: bool) -> dict:
+    args = [
+        "--base-url", sandbox.base_url, "--api-key", KEY, "--warehouse", warehouse,
+        "--pipelines-dir", str(pipelines_dir), "--kinds", kinds, "--today", sandbox.today.isoformat(),
+    ]  # fmt: skip
+    return run_child("bench.load_once", *args, *(["--full-refresh"] if full else []))
+
+
+def _served_csv(sandbox: Sandbox, target: Path) -> int:
+    """Fetch every appointments page as the loader does, and join them into one CSV file; returns data bytes."""
+    row_id = 0
+    with ServiceminderClient(KEY, sandbox.base_url) as client, target.open("wb") as out:
+        first = True
+        while True:
+            start = client.call(BRAND_PATHS.start_download, {"Kind": APPOINTMENTS.brand_token, "RowId": row_id})
+            page = client.download(BRAND_PATHS.get_download, {"DownloadId": start["DownloadId"]})
+            data = page.read_bytes()
+            page.unlink()
+            header_end = data.index(b"\r\n") + 2
+            body = data[header_end:]
+            if not body:
+                break
+            out.write(data if first else body)
+            first = False
+            row_id = max(int(record["Id"]) for record in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))) + 1
+    return target.stat().st_size
+
+
+def _read_csv_seconds(csv_path: Path, work: Path) -> float:
+    with duckdb.connect(str(work / "anchor.duckdb")) as conn, timed() as elapsed:
+        conn.execute(f"create table anchor as select * from read_csv('{csv_path}')")
+    return elapsed()
+
+
+def _pg_database(name: str) -> str:
+    admin = psycopg2.connect(PG_ADMIN)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+        cur.execute(f'create database "{name}"')
+    admin.close()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _copy_seconds(csv_path: Path, url: str) -> float:
+    with csv_path.open("rb") as handle:
+        header = handle.readline().decode("utf-8-sig").strip().split(",")
+    columns = ", ".join(f'"{name}" text' for name in header)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"create table copy_anchor ({columns})")
+        with csv_path.open("rb") as handle, timed() as elapsed:
+            cur.copy_expert("copy copy_anchor from stdin with (format csv, header true)", handle)
+            conn.commit()
+    conn.close()
+    return elapsed()
+
+
+def _touch_share(sandbox: Sandbox, share: float) -> int:
+    """Bump ``updated_at`` of a random ``share`` of appointments into today, as a busy day would."""
+    table = sandbox.brand._world.tables["appointments"]  # bench-only reach into the sandbox's store
+    ids = [row[0] for row in table.live_rows()]
+    chosen = random.Random(7).sample(ids, int(len(ids) * share))
+    stamp = datetime.combine(sandbox.today, time(15, 30))
+    for rid in chosen:
+        table.update(rid, updated_at=stamp)
+    return len(chosen)
+
+
+def run() -> list[Figure]:
+    figures: list[Figure] = []
+    work = Path(tempfile.mkdtemp(prefix="smw-bench-"))
+    with timed() as generation:
+        big = Sandbox(api_key=KEY, seed=1, appointments=SCALE, today=TODAY)
+    print(f"   (sandbox brand with {big.brand.count('appointments'):,} appointments generated in {generation():.1f} s)")
+    with big:
+        csv_path = work / "appointments.csv"
+        with timed() as fetch:
+            size = _served_csv(big, csv_path)
+        print(f"   (served CSV: {size / 1e6:.0f} MB, fetched in {fetch():.1f} s)")
+
+        duck = _load(big, str(work / "w.duckdb"), work / "pipelines-duck", kinds="appointments", full=True)
+        rows = duck["rows"]["appointments"]
+        figures.append(
+            Figure(
+                f"{rows:,} appointments → DuckDB (download+parse+load)",
+                duck["seconds"],
+                "s",
+                "DuckDB read_csv of the same CSV",
+                _read_csv_seconds(csv_path, work),
+                "<= 2.5",
+            )
+        )
+        pg_url = _pg_database("smw_bench")
+        pg = _load(big, pg_url, work / "pipelines-pg", kinds="appointments", full=True)
+        figures.append(
+            Figure(
+                f"{rows:,} appointments → PostgreSQL (download+parse+load)",
+                pg["seconds"],
+                "s",
+                "PostgreSQL COPY of the same CSV",
+                _copy_seconds(csv_path, pg_url),
+                "<= 2",
+            )
+        )
+
+        big.advance_days(1)
+        touched = _touch_share(big, 0.01)
+        night = _load(big, str(work / "w.duckdb"), work / "pipelines-duck", kinds="appointments", full=False)
+        figures.append(
+            Figure(
+                f"incremental night, {touched:,} appointments touched (1%), {night['rows']['appointments']:,} loaded",
+                night["seconds"],
+                "s",
+                "the full 1M load above",
+                duck["seconds"],
+                "<= 0.1",
+            )
+        )
+        figures.append(Figure("peak RSS, 1M appointments load", duck["peak_rss_mb"], "MiB", "", None))
+    del big
+
+    with Sandbox(api_key=KEY, seed=1, appointments=max(SCALE // 10, 1000), today=TODAY) as small:
+        tenth = _load(small, str(work / "s.duckdb"), work / "pipelines-small", kinds="appointments", full=True)
+    figures.append(
+        Figure(
+            f"peak RSS, 1M appointments load vs {tenth['rows']['appointments']:,}",
+            duck["peak_rss_mb"],
+            "MiB",
+            "peak RSS of the 100k load",
+            tenth["peak_rss_mb"],
+            "near 1 (streaming)",
+        )
+    )
+
+    delay = 2.0
+    with Sandbox(api_key=KEY, seed=1, appointments=20_000, today=TODAY, prep_delay=delay) as slow:
+        six = _load(
+            slow, str(work / "six.duckdb"), work / "pipelines-six", kinds=",".join(k.key for k in ALL_KINDS), full=True
+        )
+    figures.append(
+        Figure(
+            f"six kinds, {six['pages']} downloads, {delay:.0f} s preparation each",
+            six["seconds"],
+            "s",
+            "sum of the preparation waits",
+            six["pages"] * delay,
+            "<= 0.35",
+        )
+    )
+    return figures
