@@ -36,6 +36,11 @@ columns:
       - accepted_values: {values: [feed, full_refresh]}
   status:
     description: The last known status of an appointment, invoice or proposal; a contact's category.
+    tests:
+      - accepted_values:
+          values: [Unassigned, Scheduled, Completed, Canceled, Open, Paid, Void, Accepted, Declined, Expired,
+                   Customer, Prospect, Lead, Inactive]
+          severity: warn
   invoice_number:
     description: A deleted invoice's number.
   has_record:

@@ -21,6 +21,11 @@ columns:
     description: The invoice of a deleted invoice line or payment; a deleted invoice's own Id.
   status:
     description: The last known status of an appointment, invoice or proposal; a contact's category.
+    tests:
+      - accepted_values:
+          values: [Unassigned, Scheduled, Completed, Canceled, Open, Paid, Void, Accepted, Declined, Expired,
+                   Customer, Prospect, Lead, Inactive]
+          severity: warn
   invoice_number:
     description: A deleted invoice's number.
   total:
