@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from pipelines.serviceminder import csv_arrow
 from pipelines.serviceminder.csv_arrow import (
     CsvHeaderError,
     CsvReport,
@@ -509,3 +510,37 @@ def test_a_consumer_that_stops_early_exits_cleanly(tmp_path: Path, close: bool) 
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+def test_good_rows_then_many_blocks_of_bad_rows_do_not_stall_the_read_ahead(tmp_path: Path) -> None:
+    body = "1,,,,,,,\n" + "".join(f"{i},,,,,,,,\n" for i in range(2, 2001)) + "2001,,,,,,,\n"
+    table, report = read(write(tmp_path, HEADER + "\n" + body), block_size=1024)
+    assert table.column("id").to_pylist() == [1, 2001]
+    assert len(report.rejected) == 1999
+
+
+# --- failure paths -----------------------------------------------------------------------------------------------
+
+
+def test_a_record_larger_than_a_block_is_a_clear_error(tmp_path: Path) -> None:
+    short = "".join(f"{i},,,,,,,short\n" for i in range(1, 100))
+    path = write(tmp_path, HEADER + "\n" + short + "100,,,,,,," + "x" * 5000 + "\n")
+    with pytest.raises(ValueError, match="things download dl-1 is not a readable CSV file .*raise block_size"):
+        read(path, block_size=1024)
+
+
+def test_a_header_larger_than_a_block_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="things download dl-1 is not a readable CSV file"):
+        read(write(tmp_path, HEADER + "\n1,,,,,,,\n"), block_size=16)
+
+
+def test_rows_are_kept_when_the_line_locator_disagrees_with_arrow(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(csv_arrow._Locator, "good_record", lambda self, ordinal: None)
+    monkeypatch.setattr(csv_arrow._Locator, "finish", lambda self: [])
+    table, report = read(write(tmp_path, HEADER + '\n1,,,,,,,\n2,,,,,,maybe,"a ""b"", c"\n3,too,few\n4,,,,,,,\n'))
+    assert table.column("id").to_pylist() == [1, 4]
+    assert [(r.line_number, r.raw_line, r.reason) for r in report.rejected] == [
+        (0, '2,,,,,,maybe,"a ""b"", c"', "column active: 'maybe' is not a yes/no value"),
+        (0, "3,too,few", "the record has 3 fields, the header has 8 (line not found)"),
+    ]
+    assert report.max_id == 4

@@ -9,7 +9,10 @@ Rejected rows carry their exact physical line number (1-based, the header is lin
 ``\\n`` or a lone ``\\r``, and a record with a quoted line break starts on the line given) and their raw text (the
 record as it is in the file, without its final line break; bytes that are not UTF-8 become U+FFFD). Arrow does not
 report either for converted rows, so they come from a second reader, Python's ``csv`` module, that walks the file in
-step with Arrow's records. It only runs when a batch has a bad row, and never walks further than the last bad row.
+step with Arrow's records. It only runs when there is a bad row.
+
+Arrow's streaming reader reads up to 32 blocks ahead of its consumer; the file is handed to it through a throttle so
+memory stays flat (a few blocks) however large the file is.
 
 Before the first batch, the file is checked for truncation: it must end with a line break outside quotes, and its
 last record must have every field of the header. Otherwise :class:`TruncatedCsvError` is raised and nothing is
@@ -24,6 +27,7 @@ import io
 import logging
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -549,16 +553,19 @@ class _Rejects:
         )
 
     def add_field_count_rejects(self, records: list[_Record], arrow_texts: list[str]) -> None:
-        unmatched = list(arrow_texts)
+        """``records``: what the csv module found; ``arrow_texts``: what Arrow skipped. They agree unless the two
+        parsers read the file differently; then the rows only Arrow saw are kept too, without a line number."""
         for record in records:
-            if record.raw in unmatched:
-                unmatched.remove(record.raw)
             n = len(record.fields)
             self.add(record, f"the record has {n} field{'s' if n != 1 else ''}, the header has {self._n_header}")
             self._note_id_text(record.fields)
-        for text in unmatched:  # Arrow skipped it but the csv module did not see it: keep it, unlocated
+        if len(records) >= len(arrow_texts):
+            return
+        unmatched = Counter(arrow_texts) - Counter(record.raw for record in records)
+        for text in unmatched.elements():
             fields = next(csv.reader([text]), [])
-            self.add(_Record(0, text, fields, False), f"the record has {len(fields)} fields (line not found)")
+            reason = f"the record has {len(fields)} fields, the header has {self._n_header} (line not found)"
+            self.add(_Record(0, text, fields, False), reason)
             self._note_id_text(fields)
 
     def _note_id_text(self, fields: list[str]) -> None:
