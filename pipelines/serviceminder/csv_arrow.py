@@ -789,7 +789,7 @@ def _drop_lenient_parses(arr: pa.Array, ts: pa.Array, separator: str, day_part: 
     parsed_day = pc.day(ts)
     suspects = pc.indices_nonzero(pc.fill_null(pc.less_equal(parsed_day, 3), False))
     if len(suspects):
-        parts = pc.split_pattern(arr.take(suspects), separator, max_splits=day_part)
+        parts = pc.split_pattern(arr.take(suspects), separator, max_splits=day_part + 1)
         try:
             # "26", " 6", "6 10:00:00" or "6T10:00" -> the day's digits
             written = pc.utf8_trim(pc.utf8_slice_codeunits(pc.list_element(parts, day_part), 0, 2), " T")
