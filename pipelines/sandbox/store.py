@@ -30,7 +30,7 @@ class Table:
         self._created = self.index["created_at"]
         self._updated = self.index["updated_at"]
         self._org = self.index["organization_id"]
-        self.ids: list[int] = []
+        self.ids = array("q")  # an array, not a list: the garbage collector never walks it
         self.rows: list[Row | None] = []
         self.cday = array("i")
         self.uday = array("i")

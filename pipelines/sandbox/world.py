@@ -102,7 +102,7 @@ class Org:
         return self.invoice_format.format(n)
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     """What an appointment will be billed: invoice lines (service, description, q4, unit cents, ext cents, taxable)."""
 
@@ -119,7 +119,7 @@ class Plan:
         return self._typed
 
 
-@dataclass
+@dataclass(slots=True)
 class Series:
     """A recurring series that is still running: the simulation keeps materializing its instances."""
 

@@ -454,3 +454,23 @@ def test_events_come_in_time_order(days) -> None:
     for day in events:
         stamps = [_parse_dt(e.get("TransactionDate") or e["DeletedAt"]) for e in day]
         assert stamps == sorted(stamps)
+
+
+def test_a_big_brand_is_frozen_out_of_the_garbage_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import pipelines.sandbox.brand as brand_module
+
+    monkeypatch.setattr(brand_module, "FREEZE_FROM", 100)
+    gc.unfreeze()
+    try:
+        b = Brand(1, 200, TODAY)
+        assert gc.get_freeze_count() > 0
+        assert gc.isenabled()
+        b.advance_day()  # still works on frozen records
+        check(b)
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    Brand(1, 50, TODAY)
+    assert gc.get_freeze_count() == 0  # small brands leave the collector alone
