@@ -59,7 +59,7 @@ def format_money(v: Decimal) -> str:
     if s is None:
         if len(_moneys) > _CACHE_LIMIT:
             _moneys.clear()
-        s = _moneys[v] = f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}"
+        s = _moneys[v] = f"-${-v:,.2f}" if v < 0 else f"${abs(v):,.2f}"  # abs: no "$-0.00"
     return s
 
 

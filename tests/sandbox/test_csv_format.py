@@ -134,6 +134,7 @@ def test_timestamps_use_a_twelve_hour_clock(value: datetime, text: str) -> None:
     ("value", "text"),
     [
         (Decimal("0.00"), "$0.00"),
+        (Decimal("-0.00"), "$0.00"),
         (Decimal("5.00"), "$5.00"),
         (Decimal("999.99"), "$999.99"),
         (Decimal("1234.50"), "$1,234.50"),
