@@ -65,6 +65,19 @@ class DownloadSettings:
     max_buffered_pages: int = 2  # parsed pages per kind waiting for dlt to take them
     truncated_refetches: int = 3  # re-fetches of a page whose body was cut off, before starting it anew
     truncated_restarts: int = 2  # new downloads of that page, before giving up
+    # called with a DownloadProgress as each download starts, waits, lands a page or finishes (live progress)
+    on_progress: Callable[[DownloadProgress], None] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """One step of one kind's chain, for progress displays: ``started``, ``waiting``, ``page`` or ``done``."""
+
+    kind: str
+    event: str
+    pages: int  # pages fetched so far
+    rows: int  # data rows in those pages
+    waited: float = 0.0  # ``waiting``: seconds since the current download was started
 
 
 @dataclass
@@ -90,6 +103,7 @@ class _Chain:
     done: bool = False
     restarts: int = 0
     pages: int = 0
+    rows: int = 0
     buffer: deque[Page] = field(default_factory=deque)
 
 
@@ -177,6 +191,7 @@ class DownloadScheduler:
         chain.download_id = str(download_id)
         chain.started_at = self._clock()
         log.info("started %s download %s at RowId %d", chain.kind.key, chain.download_id, chain.next_row_id)
+        self._progress(chain, "started")
 
     def _is_ready(self, chain: _Chain) -> bool:
         response = self._client.call(self._paths.download_status, {"DownloadId": chain.download_id})
@@ -189,6 +204,7 @@ class DownloadScheduler:
                 f"(limit {self._settings.ready_timeout:.0f} s); serviceminder may be busy, so run again later "
                 "or raise download_ready_timeout"
             )
+        self._progress(chain, "waiting", waited)
         return False
 
     def _fetch(self, chain: _Chain) -> None:
@@ -218,9 +234,15 @@ class DownloadScheduler:
         chain.download_id = None
         chain.restarts = 0
         chain.pages += 1
+        chain.rows += page.report.rows
         if page.is_empty:
             chain.done = True
         else:
             assert page.report.max_id is not None
             chain.next_row_id = page.report.max_id + 1
         chain.buffer.append(page)
+        self._progress(chain, "done" if chain.done else "page")
+
+    def _progress(self, chain: _Chain, event: str, waited: float = 0.0) -> None:
+        if self._settings.on_progress is not None:
+            self._settings.on_progress(DownloadProgress(chain.kind.key, event, chain.pages, chain.rows, waited))
