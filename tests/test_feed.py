@@ -327,22 +327,22 @@ def test_nothing_is_cleared_when_the_fetched_events_are_not_in_the_warehouse(
 
 
 def test_events_arriving_between_a_fetch_and_its_clear_are_not_cleared_by_it(
-    warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
+    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
 ) -> None:
     early = sandbox.feed.enqueue(mixed_events(4))
     late: list[int] = []
     sandbox.feed.on_next_fetch(lambda: late.extend(sandbox.feed.enqueue(mixed_events(3, start=4))))
 
-    result = load_feed(warehouse.pipeline(), client, event_count=10)
+    result = load_feed(duckdb_warehouse.pipeline(), client, event_count=10)
 
     assert len(late) == 3
     assert clears(sandbox) == [early[-1], late[-1]]  # the first clear stopped at what the first fetch returned
     assert (result.batches, result.events_loaded, len(sandbox.feed)) == (2, 7, 0)  # the next fetch got them
-    assert [r[0] for r in feed_rows(warehouse)] == early + late and not result.gaps
+    assert [r[0] for r in feed_rows(duckdb_warehouse)] == early + late and not result.gaps
 
 
 def test_events_arriving_after_the_last_fetch_wait_for_the_next_run(
-    warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
+    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
 ) -> None:
     early = sandbox.feed.enqueue(mixed_events(4))
     late: list[int] = []
@@ -351,15 +351,15 @@ def test_events_arriving_after_the_last_fetch_wait_for_the_next_run(
         lambda: sandbox.feed.on_next_fetch(lambda: late.extend(sandbox.feed.enqueue(mixed_events(3, start=4))))
     )
 
-    first = load_feed(warehouse.pipeline(), client, event_count=10)
+    first = load_feed(duckdb_warehouse.pipeline(), client, event_count=10)
 
     assert first.cleared_through == early[-1] and len(late) == 3
     assert [e["Id"] for e in sandbox.feed.pending()] == late
-    assert [r[0] for r in feed_rows(warehouse)] == early
+    assert [r[0] for r in feed_rows(duckdb_warehouse)] == early
 
-    second = load_feed(warehouse.pipeline(), client, event_count=10)
+    second = load_feed(duckdb_warehouse.pipeline(), client, event_count=10)
     assert second.events_loaded == 3 and not second.gaps
-    assert [r[0] for r in feed_rows(warehouse)] == early + late and len(sandbox.feed) == 0
+    assert [r[0] for r in feed_rows(duckdb_warehouse)] == early + late and len(sandbox.feed) == 0
 
 
 def test_a_short_batch_does_not_end_the_run(
@@ -410,16 +410,16 @@ def test_entity_deleted_events_reach_raw_deletions_for_all_six_entity_types(
 
 
 def test_the_simulated_brands_events_and_deletions_land_as_the_brand_says(
-    warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
+    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
 ) -> None:
     sandbox.advance_days(8)  # enough days for every transaction kind and every entity type to occur
     events = {e["Id"]: e for e in sandbox.feed.pending()}
     truth = sandbox.truth()
 
-    result = load_feed(warehouse.pipeline(), client, event_count=25)
+    result = load_feed(duckdb_warehouse.pipeline(), client, event_count=25)
 
     assert len(sandbox.feed) == 0 and result.events_loaded == len(events)
-    rows = warehouse.query(
+    rows = duckdb_warehouse.query(
         "select event_id, transaction_kind, organization_id, contact_id, entity_type, entity_id, subtotal"
         " from raw.feed_events"
     )
@@ -434,9 +434,9 @@ def test_the_simulated_brands_events_and_deletions_land_as_the_brand_says(
 
     expected = {(d.kind_key, d.entity_id) for d in truth.deletions if d.feed_event}
     by_type = {k.entity_type: k.key for k in ALL_KINDS}
-    stored = {(by_type[t], i) for t, i in warehouse.deletions("feed")}
+    stored = {(by_type[t], i) for t, i in duckdb_warehouse.deletions("feed")}
     assert stored == expected
-    assert {t for t, _ in warehouse.deletions("feed")} == set(ENTITY_TYPES)
+    assert {t for t, _ in duckdb_warehouse.deletions("feed")} == set(ENTITY_TYPES)
     assert {(d.kind_key, d.entity_id) for d in truth.deletions if not d.feed_event}.isdisjoint(stored)
 
 
@@ -456,24 +456,24 @@ def test_a_redelivered_delete_stays_one_row(duckdb_warehouse: TestWarehouse, san
 
 
 def test_a_purge_gap_is_reported_and_requests_a_full_refresh_of_every_kind(
-    warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
+    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, client: ServiceminderClient
 ) -> None:
     sandbox.feed.enqueue(mixed_events(3))
-    first = load_feed(warehouse.pipeline(), client)
-    assert not first.gaps and full_refresh_requested(warehouse.pipeline()) == set()
+    first = load_feed(duckdb_warehouse.pipeline(), client)
+    assert not first.gaps and full_refresh_requested(duckdb_warehouse.pipeline()) == set()
 
     lost = sandbox.feed.enqueue(mixed_events(4, start=3))
     sandbox.feed.purge_oldest(2)
-    second = load_feed(warehouse.pipeline(), client)
+    second = load_feed(duckdb_warehouse.pipeline(), client)
 
     assert [(g.after_id, g.next_id, g.missing) for g in second.gaps] == [(first.cleared_through, lost[2], 2)]
     assert len(second.warnings) == 1 and FULL_REFRESH_COMMAND in second.warnings[0]
     assert second.full_refresh_needed == set(ALL_KIND_KEYS)
-    assert full_refresh_requested(warehouse.pipeline()) == set(ALL_KIND_KEYS)
-    assert "purged 2 event(s)" in full_refresh_reasons(warehouse.pipeline())["contacts"]
-    assert [r[0] for r in feed_rows(warehouse)][-2:] == lost[2:]  # what survived the purge is stored
+    assert full_refresh_requested(duckdb_warehouse.pipeline()) == set(ALL_KIND_KEYS)
+    assert "purged 2 event(s)" in full_refresh_reasons(duckdb_warehouse.pipeline())["contacts"]
+    assert [r[0] for r in feed_rows(duckdb_warehouse)][-2:] == lost[2:]  # what survived the purge is stored
 
-    third = load_feed(warehouse.pipeline(), client)  # the request stays until a full refresh acknowledges it
+    third = load_feed(duckdb_warehouse.pipeline(), client)  # the request stays until a full refresh acknowledges it
     assert not third.gaps and third.full_refresh_needed == set(ALL_KIND_KEYS)
 
 
