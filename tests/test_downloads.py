@@ -14,7 +14,7 @@ import pytest
 from pipelines.sandbox import Faults, Sandbox
 from pipelines.serviceminder.client import AuthenticationError, RetryPolicy, ServiceminderClient
 from pipelines.serviceminder.download_source import DownloadResult, run_downloads
-from pipelines.serviceminder.downloads import DownloadSettings, DownloadTimeoutError
+from pipelines.serviceminder.downloads import DownloadError, DownloadSettings, DownloadTimeoutError
 from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, CONTACTS, KINDS_BY_KEY
 from pipelines.serviceminder.pipeline import settle_pending
 from tests.fakes import FakeClock
@@ -199,6 +199,13 @@ def test_missing_and_extra_columns(duckdb_warehouse, sandbox: Sandbox, fake_cloc
     tags, regions = zip(*duckdb_warehouse.query("select tags, franchise_region from raw.contacts"), strict=True)
     assert set(tags) == {None}
     assert set(regions) == {"North"}
+
+
+def test_a_file_without_an_id_column_fails_naming_the_kind(duckdb_warehouse, sandbox: Sandbox, fake_clock) -> None:
+    sandbox.missing_columns["payments"] = {"id"}
+    with pytest.raises(DownloadError, match="payments download .* cannot be read"):
+        load(duckdb_warehouse, sandbox, fake_clock, kinds=[KINDS_BY_KEY["payments"]])
+    assert not duckdb_warehouse.table_exists("raw", "payments")
 
 
 def test_org_level_keys_use_download_paths_and_see_one_organization(duckdb_warehouse, fake_clock, tmp_path) -> None:

@@ -90,7 +90,8 @@ class Page:
 
     @property
     def is_empty(self) -> bool:
-        return self.report.max_id is None
+        """No data rows at all: the contract's only stop signal (a short page is not one)."""
+        return self.report.rows == 0 and not self.report.rejected
 
 
 @dataclass
@@ -217,6 +218,10 @@ class DownloadScheduler:
             except TruncatedCsvError as exc:
                 log.warning("%s; fetching it again", exc)
                 continue
+            except ValueError as exc:  # CsvHeaderError, or a record larger than a read block
+                raise DownloadError(
+                    f"the {chain.kind.key} download {chain.download_id} cannot be read: {exc}"
+                ) from None
             finally:
                 path.unlink(missing_ok=True)
             self._accept(chain, Page(chain.kind, chain.download_id, chain.next_row_id, batches, report))
@@ -237,8 +242,12 @@ class DownloadScheduler:
         chain.rows += page.report.rows
         if page.is_empty:
             chain.done = True
+        elif page.report.max_id is None:
+            raise DownloadError(
+                f"no row of the {chain.kind.key} download {page.download_id} has a readable Id, so the next page "
+                f"cannot be asked for; this run loads nothing, so check the file's Id column"
+            )
         else:
-            assert page.report.max_id is not None
             chain.next_row_id = page.report.max_id + 1
         chain.buffer.append(page)
         self._progress(chain, "done" if chain.done else "page")
