@@ -45,7 +45,15 @@ def timed() -> Iterator[Callable[[], float]]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    ``VmHWM`` rather than ``getrusage``: Linux carries ``ru_maxrss`` across ``execve``, so a child started from a
+    big parent (the sandbox holds a 1M-row brand) would report the parent's size.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -178,17 +178,7 @@ def _kind_resource(
     run: DownloadRun,
     today: date,
 ) -> DltResource:
-    # Every item carries its table's hints as a variant: hints set on the resource itself would leak into the
-    # rejected_rows variant (dlt clones them as its starting point), making e.g. ``id`` NOT NULL there.
-    table_hints = dlt.mark.make_hints(
-        table_name=kind.table,
-        write_disposition=MERGE,
-        primary_key=kind.primary_key,
-        columns={
-            **dlt_column_hints(kind),
-            LOADED_AT: {"data_type": "timestamp", "timezone": False, "nullable": False},
-        },
-    )
+    table_hints = kind_table_hints(kind)
 
     def pages() -> Iterator[Any]:
         reported_missing = False
@@ -222,12 +212,33 @@ def _kind_resource(
     return dlt.resource(pages, name=kind.key)
 
 
+def kind_table_hints(kind: Kind) -> Any:
+    """The raw table's hints, attached to every item as a table variant.
+
+    Hints set on the resource itself would leak into the ``rejected_rows`` variant (dlt clones them as its
+    starting point), making e.g. ``id`` NOT NULL there.
+    """
+    return dlt.mark.make_hints(
+        table_name=kind.table,
+        write_disposition=MERGE,
+        primary_key=kind.primary_key,
+        columns={
+            **dlt_column_hints(kind),
+            LOADED_AT: {"data_type": "timestamp", "timezone": False, "nullable": False},
+        },
+    )
+
+
+def stamped(batch: pa.RecordBatch, loaded_at: datetime) -> pa.Table:
+    """The batch as a table with the run's ``_loaded_at`` column."""
+    stamp = pa.array([loaded_at] * batch.num_rows, pa.timestamp("us"))
+    return pa.Table.from_batches([batch]).append_column(LOADED_AT, stamp)
+
+
 def _page_tables(page: Page, loaded_at: datetime) -> Iterator[pa.Table]:
     for batch in page.batches:
-        if batch.num_rows == 0:
-            continue
-        stamp = pa.array([loaded_at] * batch.num_rows, pa.timestamp("us"))
-        yield pa.Table.from_batches([batch]).append_column(LOADED_AT, stamp)
+        if batch.num_rows:
+            yield stamped(batch, loaded_at)
 
 
 def _full_refresh_deletions(
