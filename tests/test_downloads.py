@@ -313,3 +313,37 @@ def test_typed_columns_in_the_warehouse(warehouse: TestWarehouse, sandbox: Sandb
         " and table_name = 'contacts' and column_name in ('postal_code', 'primary_phone')"
     )
     assert {t.lower() for (t,) in phone_types} <= {"varchar", "text", "character varying"}
+
+
+def test_packages_that_cannot_be_loaded_are_aborted_and_the_watermark_stays(
+    duckdb_warehouse, sandbox: Sandbox, fake_clock
+) -> None:
+    load(duckdb_warehouse, sandbox, fake_clock, kinds=[CONTACTS])
+    sandbox.advance_days(2)
+    pipeline = duckdb_warehouse.pipeline()
+    with client_for(sandbox, fake_clock) as client:
+        from pipelines.serviceminder.download_source import serviceminder_downloads
+
+        pipeline.extract(
+            serviceminder_downloads(
+                client, kinds=[CONTACTS], today=sandbox.today, clock=fake_clock.now, sleep=fake_clock.sleep
+            ),
+            loader_file_format="parquet",
+        )
+    extracted = [p for p in Path(pipeline.working_dir).rglob("*.parquet")]
+    assert extracted
+    for path in extracted:
+        path.write_bytes(b"not parquet")  # a package that can never be loaded
+    watermark_then = "2026-11-02"
+    assert pipeline.state["sources"]["serviceminder_downloads"]["kinds"]["contacts"]["watermark"] > watermark_then
+
+    pipeline, outcome = settle_pending(duckdb_warehouse.pipeline())
+    assert outcome == "aborted"
+    assert not pipeline.has_pending_data
+    # the local state is the warehouse's again: the watermark did not move past data that never arrived
+    assert pipeline.state["sources"]["serviceminder_downloads"]["kinds"]["contacts"]["watermark"] == watermark_then
+    load(duckdb_warehouse, sandbox, fake_clock, pipeline=pipeline, kinds=[CONTACTS])
+    truth = sandbox.truth()
+    stored = duckdb_warehouse.records(CONTACTS)
+    for record_id, record in truth.live["contacts"].items():
+        assert stored[record_id] == record
