@@ -347,3 +347,56 @@ def test_packages_that_cannot_be_loaded_are_aborted_and_the_watermark_stays(
     stored = duckdb_warehouse.records(CONTACTS)
     for record_id, record in truth.live["contacts"].items():
         assert stored[record_id] == record
+
+
+CHILD_LOAD = """
+import sys
+from datetime import date
+import dlt
+from pipelines.serviceminder.client import ServiceminderClient
+from pipelines.serviceminder.download_source import run_downloads
+from pipelines.serviceminder.downloads import DownloadSettings
+from pipelines.serviceminder.kinds import APPOINTMENTS
+from pipelines.serviceminder.pipeline import make_pipeline, settle_pending
+base_url, key, database, pipelines_dir, today = sys.argv[1:]
+pipeline, _ = settle_pending(make_pipeline(dlt.destinations.duckdb(database), pipelines_dir=pipelines_dir))
+with ServiceminderClient(key, base_url) as client:
+    run_downloads(pipeline, client, kinds=[APPOINTMENTS], today=date.fromisoformat(today),
+                  settings=DownloadSettings(poll_interval=0.01))
+"""
+
+
+def test_a_process_killed_mid_download_loses_and_duplicates_nothing(duckdb_warehouse, fake_clock) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time as real_time
+
+    with Sandbox(
+        api_key=KEY, seed=11, appointments=600, today=TODAY, page_size=100, prep_delay=60, clock=fake_clock.now
+    ) as sandbox:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD_LOAD, sandbox.base_url, KEY, duckdb_warehouse.location,
+             str(duckdb_warehouse.pipelines_dir), TODAY.isoformat()],
+        )  # fmt: skip
+
+        def fetched() -> int:
+            return sum(1 for path, _ in sandbox.requests if path.endswith("getdownload"))
+
+        try:
+            deadline = real_time.monotonic() + 60
+            while fetched() < 3 and child.poll() is None and real_time.monotonic() < deadline:
+                started = sum(1 for path, _ in sandbox.requests if path.endswith("startdownload"))
+                if started > fetched():
+                    fake_clock.advance(61)  # let the page in preparation get ready
+                real_time.sleep(0.02)  # waiting on another process, not on a timer of ours
+            assert fetched() >= 3, "the child should be three pages in"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        sandbox.prep_delay = 0
+        load(duckdb_warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS])
+        truth = sandbox.truth().live["appointments"]
+    stored = duckdb_warehouse.records(APPOINTMENTS)
+    assert stored == truth
+    assert count_duplicates(duckdb_warehouse) == 0
