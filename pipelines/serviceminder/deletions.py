@@ -6,6 +6,7 @@ Both sources write it as Arrow (never dicts: see DESIGN.md's pitfall on mixing t
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,5 +65,5 @@ def deletions_resource_hints() -> dict[str, Any]:
         # delete-insert also collapses one entity deleted twice within a load package
         "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
         "primary_key": list(DELETIONS_PRIMARY_KEY),
-        "columns": DELETIONS_COLUMN_HINTS,
+        "columns": copy.deepcopy(DELETIONS_COLUMN_HINTS),  # dlt writes into the dicts it is given
     }
