@@ -58,12 +58,50 @@ def _add_docs(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_docs)
 
 
+def _add_run(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="the nightly run: load serviceminder, build and test the models, publish the marts",
+        description="One nightly run: take the lock, settle pending loads, download the six kinds (incrementally, "
+        "or whole when due), load and clear the feed, build and test the models, publish, record the run in "
+        "meta.runs. Exit codes: 0 ok, 1 failed, 2 usage, 3 data tests failed (old marts kept), 4 serviceminder "
+        "error, 5 rows rejected (rest loaded), 6 another run holds the lock, 130 interrupted.",
+    )
+    from warehouse.run_commands import add_run_arguments, run_run
+
+    add_run_arguments(parser)
+    parser.set_defaults(handler=run_run)
+
+
+def _add_status(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status", help="last runs, freshness and row counts of raw tables and marts, pending load packages"
+    )
+    from warehouse.run_commands import add_status_arguments, run_status
+
+    add_status_arguments(parser)
+    parser.set_defaults(handler=run_status)
+
+
+def _add_grant_reader(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "grant-reader", help="PostgreSQL: create or update a role that can read marts and reports, nothing else"
+    )
+    from warehouse.run_commands import add_grant_reader_arguments, run_grant_reader
+
+    add_grant_reader_arguments(parser)
+    parser.set_defaults(handler=run_grant_reader)
+
+
 _REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sandbox,
     _add_build,
     _add_test,
     _add_models,
     _add_docs,
+    _add_run,
+    _add_status,
+    _add_grant_reader,
 ]
 
 
