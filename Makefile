@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint bench clean
+.PHONY: setup test lint bench demo clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# the nightly job end to end on an in-process sandbox brand: data/demo.duckdb, data/demo_marts.duckdb, data/docs
+demo: $(STAMP)
+	$(BIN)/python -m warehouse.demo
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
