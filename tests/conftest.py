@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import psycopg2
@@ -34,18 +33,11 @@ def postgres_admin_dsn() -> str:
 
 @pytest.fixture
 def postgres_url(postgres_admin_dsn: str) -> Iterator[str]:
-    """A brand-new empty database, dropped after the test. The URL has a password because dlt requires one."""
-    name = f"smw_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(postgres_admin_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    try:
-        yield f"postgresql://postgres:postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    """A brand-new empty database, dropped after the test."""
+    from tests.warehouses import fresh_database
+
+    with fresh_database(postgres_admin_dsn) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 import duckdb
@@ -97,3 +101,21 @@ def make_test_warehouse(kind: str, tmp_path: Path, postgres_url: str | None = No
         return TestWarehouse("duckdb", str(tmp_path / "warehouse.duckdb"), tmp_path / "pipelines")
     assert postgres_url is not None
     return TestWarehouse("postgres", postgres_url, tmp_path / "pipelines")
+
+
+@contextmanager
+def fresh_database(admin_dsn: str, prefix: str = "smw_test") -> Iterator[str]:
+    """A new empty PostgreSQL database, dropped afterwards; its URL has a password because dlt requires one."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(admin_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    parts = urlsplit(admin_dsn)
+    netloc = f"{parts.username or 'postgres'}:{parts.password or 'postgres'}@{parts.hostname}:{parts.port or 5432}"
+    try:
+        yield urlunsplit((parts.scheme, netloc, f"/{name}", "", ""))
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

@@ -49,7 +49,7 @@ MONEY_COLUMNS = frozenset(
 
 @pytest.fixture(scope="module")
 def postgres_copy(duckdb_brand: LoadedBrand, postgres_admin_dsn: str) -> Iterator[tuple[Target, BuildResult]]:
-    from tests.marts.conftest import fresh_database
+    from tests.warehouses import fresh_database
 
     with fresh_database(postgres_admin_dsn) as url:
         target = parse_target(url)

@@ -16,8 +16,8 @@ from decimal import Decimal
 import pytest
 
 from tests.marts.brand import build, connected, records
-from tests.marts.conftest import fresh_database
 from tests.marts.raw_tables import create_raw, insert, record
+from tests.warehouses import fresh_database
 from warehouse.target import Target, parse_target
 
 ORG = 1_000_100_010
