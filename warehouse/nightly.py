@@ -177,6 +177,7 @@ def run_nightly(
             reporter.event("%s", message, level=logging.WARNING, event="stale_lock", stale_run_id=lock.stale.run_id)
             record.warnings.append(message)
         result = run.execute(full_refresh, today or date.today(), client)
+        result.stale_lock = lock.stale
     except KeyboardInterrupt:
         result.exit_code, result.message = EXIT_INTERRUPTED, "interrupted; the next run carries on from what committed"
     finally:
@@ -268,6 +269,8 @@ class _Run:
             self.reporter.event("%s", str(exc), level=logging.ERROR, event="run_stopped", exit_code=EXIT_FAILED)
             return RunResult(EXIT_FAILED, str(exc), self.record)
         except Exception as exc:
+            if _caused_by(exc, KeyboardInterrupt):  # dlt wraps what interrupts its steps
+                raise KeyboardInterrupt from None
             log.exception("the run failed unexpectedly")
             message = (
                 f"the run failed unexpectedly ({type(exc).__name__}: {_first_line(exc)}); the previous marts were kept"
@@ -586,6 +589,17 @@ def dlt_destination(target: Target) -> Any:
             netloc = f"{user}:unused@{parts.hostname}{port}"
             return dlt.destinations.postgres(urlunsplit(parts._replace(netloc=netloc)))
     return target.dlt_destination()
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind) or isinstance(getattr(current, "exception", None), kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _first_line(exc: BaseException) -> str:
