@@ -19,10 +19,10 @@ import dlt
 from bench.common import peak_rss_mb
 from pipelines.serviceminder.client import ServiceminderClient
 from pipelines.serviceminder.csv_arrow import CsvReport, read_csv_batches
-from pipelines.serviceminder.download_source import kind_table_hints, run_downloads, stamped, utc_now
+from pipelines.serviceminder.download_source import kind_table_hints, run_downloads, stamped
 from pipelines.serviceminder.downloads import DownloadSettings
 from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, KINDS_BY_KEY
-from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, make_pipeline
+from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, make_pipeline, utc_now
 
 
 def main(argv: list[str]) -> int:

@@ -24,7 +24,7 @@ from pipelines.serviceminder.csv_arrow import RejectedRow, dlt_column_hints
 from pipelines.serviceminder.deletions import Deletion, deletions_resource_hints, deletions_table
 from pipelines.serviceminder.downloads import DownloadFilters, DownloadScheduler, DownloadSettings, Page
 from pipelines.serviceminder.kinds import ALL_KINDS, Kind, paths_for
-from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, raise_source_errors
+from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, raise_source_errors, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,6 @@ DELETIONS_RESOURCE = "full_refresh_deletions"
 DEFAULT_OVERLAP_DAYS = 2
 # delete-insert, not upsert: it also collapses duplicate keys within one load package
 MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
-
-
-def utc_now() -> datetime:
-    return datetime.utcnow().replace(tzinfo=None)  # noqa: DTZ003 - naive UTC is what the warehouse stores
 
 
 @dataclass

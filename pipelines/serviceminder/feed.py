@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -47,7 +47,7 @@ from pipelines.serviceminder.feed_events import (
     map_events,
 )
 from pipelines.serviceminder.kinds import ALL_KINDS, DEFAULT_EVENT_COUNT, ApiPaths, paths_for
-from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT
+from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, utc_now
 from pipelines.serviceminder.redaction import REDACTOR
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,6 @@ class FeedResult:
     warnings: list[str] = field(default_factory=list)
     full_refresh_needed: set[str] = field(default_factory=set)  # kinds with an unacknowledged request
     load_ids: list[str] = field(default_factory=list)
-
-
-def utc_now() -> datetime:
-    """Now in UTC as a naive timestamp: ``received_at`` and ``detected_at`` are stored without a zone."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # -- the dlt source ----------------------------------------------------------------------------------------------
