@@ -6,7 +6,8 @@ read all of them. So before the first build, each missing table is created throu
 with the same name, hints and source (dlt schema) as the loader that will fill it later. Arrow, never dlt's
 ``materialize_table_schema``: that creates dlt's ``_dlt_id``/``_dlt_load_id`` columns as NOT NULL, and the Arrow
 rows loaded later don't carry them (DESIGN.md, known pitfalls). The empty tables go through dlt's insert_values
-format (no rows, so no cost): its parquet path fails on PostgreSQL for a file with no rows.
+format (no rows, so no cost): its parquet path fails on PostgreSQL for a file with no rows; on PostgreSQL JSON columns
+are then changed from ``jsonb`` to ``json``, as dlt's parquet path would have made them.
 """
 
 from __future__ import annotations
@@ -69,8 +70,35 @@ def ensure_tables(pipeline: dlt.Pipeline, wanted: Collection[str]) -> list[str]:
             pipeline.extract(source, loader_file_format=EMPTY_TABLE_FILE_FORMAT)
             pipeline.normalize()
             pipeline.load()
-    created = set(missing_tables(pipeline, wanted))
-    return [t for t in missing if t not in created]
+    still_missing = set(missing_tables(pipeline, wanted))
+    created = [t for t in missing if t not in still_missing]
+    if created and pipeline.destination.destination_type.endswith("postgres"):
+        _json_not_jsonb(pipeline, created)
+    return created
+
+
+def _json_not_jsonb(pipeline: dlt.Pipeline, tables: list[str]) -> None:
+    """Make JSON columns ``json``, as dlt makes them for tables it creates from parquet.
+
+    dlt types a JSON column ``jsonb`` for an insert_values load but ``json`` for a parquet one, because the ADBC
+    copy that loads parquet cannot write ``jsonb`` ("unsupported jsonb version number"). The tables are empty, so
+    changing the type costs nothing.
+    """
+    with pipeline.sql_client() as client:
+        # merge loads go through dlt's staging dataset (raw_staging), which has its own copy of each table
+        schemas = [client.dataset_name]
+        with client.with_staging_dataset():
+            schemas.append(client.dataset_name)
+        rows = client.execute_sql(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema in (%s, %s) and data_type = 'jsonb'",
+            *schemas,
+        )
+        for schema, table, column in rows or ():
+            if table in tables:
+                client.execute_sql(
+                    f'alter table "{schema}"."{table}" alter column "{column}" type json using "{column}"::json'
+                )
 
 
 def _source(name: str, resources: list[DltResource]) -> Any:
