@@ -17,8 +17,8 @@ import psycopg2
 import pytest
 
 from pipelines.sandbox import Sandbox
-from tests.marts.conftest import fresh_database
 from tests.nightly.conftest import KEY, TODAY, Ran, failing_models, make_config, nightly
+from tests.warehouses import fresh_database
 from warehouse.nightly import EXIT_OK, EXIT_TESTS_FAILED
 from warehouse.publish import GrantError, grant_reader
 from warehouse.target import parse_target
