@@ -69,7 +69,7 @@ def settle_pending(pipeline: dlt.Pipeline) -> tuple[dlt.Pipeline, str | None]:
 
     Returns the pipeline to go on with and what was done: ``None`` (nothing pending), ``"finished"`` (the packages
     were normalized and loaded; their state, e.g. watermarks, is now committed) or ``"aborted"`` (they could not be
-    loaded: they were dropped, and the local state was restored from the warehouse, so no watermark moves past
+    loaded: they were aborted and the local state restored to where they started, so no watermark moves past
     data that never arrived).
     """
     if not pipeline.has_pending_data:
@@ -80,9 +80,8 @@ def settle_pending(pipeline: dlt.Pipeline) -> tuple[dlt.Pipeline, str | None]:
         return pipeline, "finished"
     except PipelineStepFailed as exc:
         log.error("pending load packages could not be loaded and are aborted: %s", exc)
-    pipeline.drop_pending_packages()
-    name, pipelines_dir, destination = pipeline.pipeline_name, pipeline.pipelines_dir, pipeline.destination
-    pipeline.drop()
-    fresh = make_pipeline(destination, pipelines_dir=pipelines_dir, pipeline_name=name)
-    fresh.sync_destination()
-    return fresh, "aborted"
+    # abort_packages also restores the local state and schemas to where the aborted package started
+    pipeline.abort_packages()
+    if pipeline.has_pending_data:
+        pipeline.load()  # completes the abort of a package that was being loaded
+    return pipeline, "aborted"
