@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from warehouse.target import Connection, Target
 # pg_try_advisory_lock key: "smwrun" in ASCII. Advisory locks are scoped to the current database.
 PG_LOCK_KEY = 0x736D7772756E
 LOCK_TABLE = "meta.run_lock"
+BUSY_RETRIES, BUSY_PAUSE = 20, 0.05  # a lock that stays taken for a second is another run's
 
 
 @dataclass(frozen=True)
@@ -124,13 +126,18 @@ class FileLock:
         path.parent.mkdir(parents=True, exist_ok=True)
         # never truncate on open: the content says who holds it, or who died holding it
         handle = open(path, "a+")  # noqa: SIM115 - kept open for the whole run
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            current = Holder.parse(handle.read())
-            handle.close()
-            raise LockHeld(warehouse or str(path), current) from None
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # `smw status` holds it shared for an instant; a run holds it for minutes
+                if attempt == BUSY_RETRIES:
+                    handle.seek(0)
+                    current = Holder.parse(handle.read())
+                    handle.close()
+                    raise LockHeld(warehouse or str(path), current) from None
+                time.sleep(BUSY_PAUSE)
         handle.seek(0)
         left = handle.read().strip()
         stale = Holder.parse(left) if left else None

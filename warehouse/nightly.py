@@ -229,7 +229,7 @@ class _Run:
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         # opened per step: on DuckDB, dlt needs the file to itself while it loads
-        conn = self.target.connect()
+        conn = _connect(self.target, self.sleep or time.sleep)
         try:
             yield conn
         finally:
@@ -555,6 +555,18 @@ class _Run:
             self.record.warnings.append(message)
             return None
         return str(path)
+
+
+def _connect(target: Target, sleep: Callable[[float], None], attempts: int = 40) -> Connection:
+    """Open the warehouse; on DuckDB, wait out a reader that has the file open for a moment (e.g. `smw status`)."""
+    for attempt in range(attempts):
+        try:
+            return target.connect()
+        except TargetError as exc:
+            if target.dialect != "duckdb" or "lock" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            sleep(0.25)
+    raise AssertionError("unreachable")
 
 
 def _group(plan: Mapping[str, str]) -> dict[str, list[str]]:

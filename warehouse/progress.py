@@ -76,6 +76,22 @@ class JsonFormatter(logging.Formatter):
         return REDACTOR.redact(json.dumps(entry, default=str))
 
 
+class LiveFormatter(logging.Formatter):
+    """Terminal lines: the time, the level only when it matters, the message."""
+
+    def __init__(self) -> None:
+        super().__init__(datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = f"{record.levelname} " if record.levelno >= logging.WARNING else ""
+        text = f"{self.formatTime(record, self.datefmt)} {level}{record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += "\n" + self.formatException(record.exc_info)
+        elif record.exc_text:
+            text += "\n" + record.exc_text
+        return text
+
+
 class _DropExpected(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno > logging.WARNING:
@@ -184,7 +200,7 @@ class Reporter:
     def _make_handler(self) -> logging.Handler:
         if self.block is not None:
             handler: logging.Handler = _LiveHandler(self.block)
-            handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+            handler.setFormatter(LiveFormatter())
         else:
             handler = logging.StreamHandler(self.stream)
             handler.setFormatter(JsonFormatter() if self.mode == "json" else TextFormatter())

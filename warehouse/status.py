@@ -41,7 +41,9 @@ def gather_status(config: RunConfig, *, runs: int = 5) -> dict[str, Any]:
     }
     if config.publish_path is not None:
         status["published"] = _published_file(config.publish_path)
-    conn = _open_read_only(target)
+    # a running run may open the DuckDB file for writing at any moment, and DuckDB refuses a writer while anyone
+    # has the file open: leave it alone until the run is over
+    conn = None if held and target.dialect == "duckdb" else _open_read_only(target)
     if conn is None:
         status["warehouse_readable"] = False
         if held and holder:

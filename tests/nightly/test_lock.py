@@ -120,3 +120,55 @@ def test_postgres_advisory_lock_is_exclusive_and_a_dead_session_leaves_a_stale_h
     clean = PostgresLock.acquire(target, holder("run-c"))
     assert clean.stale is None
     clean.release()
+
+
+def test_status_leaves_the_warehouse_alone_while_a_run_holds_the_lock(
+    sandbox: Sandbox, duckdb_url: str, tmp_path: Path
+) -> None:
+    from warehouse.status import gather_status
+
+    config = make_config(duckdb_url, tmp_path)
+    assert nightly(config, sandbox).exit_code == 0
+    held = acquire(config.target, holder("busy-run"), lock_path=config.lock_path)
+    try:
+        status = gather_status(config)
+    finally:
+        held.release()
+    assert status["warehouse_readable"] is False and status["runs"] == []
+    assert status["lock"]["held"] and status["note"].startswith("the warehouse is busy: run busy-run (pid")
+    assert status["published"]["exists"], "what BI tools see is still shown"
+    assert gather_status(config)["runs"], "once the run is over, status reads the warehouse"
+
+
+def test_a_run_waits_for_a_reader_that_has_the_duckdb_file_open_for_a_moment(tmp_path: Path) -> None:
+    from warehouse.nightly import _connect
+
+    path = tmp_path / "w.duckdb"
+    import duckdb
+
+    duckdb.connect(str(path)).close()
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(path)!r}, read_only=True); "
+            "print('open', flush=True); sys.stdin.readline()",
+        ],  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout is not None and reader.stdin is not None
+    assert reader.stdout.readline().strip() == "open"
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the reader goes away while the run waits
+        waits.append(seconds)
+        if reader.poll() is None:
+            reader.stdin.write("done\n")
+            reader.stdin.flush()
+            reader.wait(timeout=10)
+
+    conn = _connect(parse_target(f"duckdb:///{path}"), sleep)
+    conn.close()
+    assert waits, "the first attempt met the reader's lock"
