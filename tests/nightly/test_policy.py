@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
-from warehouse.nightly import ALL_KIND_KEYS, plan_full_refresh
+from pipelines.sandbox import Sandbox
+from pipelines.serviceminder.feed import full_refresh_requested
+from pipelines.serviceminder.pipeline import make_pipeline as dlt_pipeline
+from tests.nightly.conftest import make_config, nightly
+from warehouse.nightly import ALL_KIND_KEYS, dlt_destination, plan_full_refresh
+from warehouse.run_config import RunConfig
 
 DAY = date(2026, 5, 20)
+
+
+def make_pipeline(config: RunConfig):
+    return dlt_pipeline(dlt_destination(config.target), pipelines_dir=config.pipelines_dir)
 
 
 def state(last_full: date, watermark: date | None = None) -> dict:
@@ -52,3 +62,39 @@ def test_a_purge_gap_requests_a_full_refresh() -> None:
 def test_a_recorded_refresh_without_a_date_is_due() -> None:
     plan = plan_full_refresh({k: {"watermark": DAY.isoformat()} for k in ALL_KIND_KEYS}, {}, None, DAY, 7)
     assert set(plan) == set(ALL_KIND_KEYS)
+
+
+def test_a_purge_gap_makes_the_next_run_refresh_every_kind_once(
+    sandbox: Sandbox, duckdb_url: str, tmp_path: Path
+) -> None:
+    config = make_config(duckdb_url, tmp_path)
+    sandbox.advance_days(1)  # events to store, so that the next run can tell a jump in their Ids
+    assert nightly(config, sandbox).exit_code == 0
+    sandbox.advance_days(2)
+    purged = sandbox.feed.pending()[:5]
+    sandbox.feed.purge_oldest(5)  # serviceminder purged events nobody fetched
+
+    gap = nightly(config, sandbox)
+    assert gap.exit_code == 0, "a gap is a warning: the run itself succeeds"
+    assert gap.result.record.full_refresh == {}
+    assert any("purged 5 event(s)" in w for w in gap.result.record.warnings)
+    assert full_refresh_requested(make_pipeline(config)) == set(ALL_KIND_KEYS)
+
+    refresh = nightly(config, sandbox)
+    reasons = set(refresh.result.record.full_refresh.values())
+    assert set(refresh.result.record.full_refresh) == set(ALL_KIND_KEYS)
+    assert reasons == {"the feed lost events to a purge, so deletions may be missing"}
+    assert full_refresh_requested(make_pipeline(config)) == set(), "the refresh acknowledged the requests"
+
+    lost = {(e["EntityType"], e["EntityId"]) for e in purged if e.get("TransactionKind") == 3}
+    with config.target.connect() as conn:
+        found = set(conn.query("select entity_type, entity_id from raw.deletions where detected_by = 'full_refresh'"))
+        loaded = set(conn.query("select 'Appointment', id from raw.appointments union all select 'Invoice', id "
+                                "from raw.invoices union all select 'Contact', id from raw.contacts union all "
+                                "select 'Payment', id from raw.payments union all select 'Proposal', id from "
+                                "raw.proposals union all select 'InvoiceLine', id from raw.invoice_lines"))  # fmt: skip
+    assert lost & loaded, "the purge should take some deletes of loaded records (seeded)"
+    assert lost & loaded <= found, "the refresh finds the deletes of loaded records that the purge took"
+
+    after = nightly(config, sandbox)
+    assert after.result.record.full_refresh == {}
