@@ -136,7 +136,8 @@ def _summary(config: RunConfig, results: list[RunResult], say: object) -> None:
     say(f"  .venv/bin/smw status --warehouse duckdb:///{rel(config.target.path)}")
     say(
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{rel(config.publish_path)}', read_only=True)"
-        ".sql('from reports.organization_monthly order by month_start desc limit 5'))\""
+        ".sql('select organization_name, contacts, appointments, invoices, gross_sales, collected "
+        "from marts.dim_organizations'))\""
     )
 
 

@@ -60,6 +60,10 @@ STATUS_BY_EXIT = {
     EXIT_INTERRUPTED: "interrupted",
 }
 ALL_KIND_KEYS = tuple(k.key for k in ALL_KINDS)
+KEEP_LOADED_PACKAGES = 30  # metadata of the newest loaded packages, kept for `dlt pipeline ... info`
+# dlt's own load settings for the nightly job, unless set in .dlt/config.toml: keep no copy of loaded files, and
+# empty the raw_staging tables after each merge (a full refresh would otherwise leave a second copy of a table)
+DLT_LOAD_DEFAULTS = {"load.delete_completed_jobs": True, "load.truncate_staging_dataset": True}
 
 
 def utc_now() -> datetime:
@@ -86,6 +90,14 @@ class _Stop(Exception):
     def __init__(self, exit_code: int, message: str) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def apply_dlt_load_defaults() -> None:
+    import dlt
+
+    for key, value in DLT_LOAD_DEFAULTS.items():
+        if dlt.config.get(key) is None:
+            dlt.config[key] = value
 
 
 def new_run_id(started_at: datetime) -> str:
@@ -315,6 +327,7 @@ class _Run:
             return self._build_failed(build)
         published, location = self._publish(project, side)
         docs = self._docs(project)
+        self._prune(pipeline)
         rejected = downloads.rejected
         code = EXIT_ROWS_REJECTED if rejected else EXIT_OK
         if rejected:
@@ -543,6 +556,16 @@ class _Run:
             tables=published.tables,
         )
         return published, published.location
+
+    def _prune(self, pipeline: Any) -> None:
+        """Forget all but the newest loaded packages, so dlt's working folder does not grow night after night."""
+        try:
+            loaded = sorted(pipeline.list_completed_load_packages())
+            storage = pipeline._get_load_storage()  # dlt has no public call to delete loaded packages
+            for load_id in loaded[:-KEEP_LOADED_PACKAGES]:
+                storage.delete_loaded_package(load_id)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must never fail a run
+            self.reporter.event("could not prune old load packages: %s", exc, level=logging.WARNING, event="prune")
 
     def _docs(self, project: Any) -> str | None:
         from warehouse.docs import write_catalog

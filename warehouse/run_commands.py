@@ -70,7 +70,7 @@ def _date(text: str) -> date:
 
 def run_run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
-    from warehouse.nightly import run_nightly
+    from warehouse.nightly import apply_dlt_load_defaults, run_nightly
     from warehouse.progress import Reporter, choose_mode
     from warehouse.run_config import ConfigError, load_run_config
     from warehouse.target import TargetError
@@ -80,6 +80,7 @@ def run_run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | N
     except (ConfigError, TargetError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
+    apply_dlt_load_defaults()
     mode = choose_mode(args.log_format, err)
     with _sigterm_as_interrupt(), Reporter(mode, err, verbose=args.verbose) as reporter:
         result = run_nightly(config, reporter=reporter, full_refresh=args.full_refresh, today=args.today)

@@ -19,6 +19,7 @@ from warehouse.runlog import recent
 from warehouse.target import Connection, Target
 
 RAW_SCHEMA = "raw"
+NOT_DOWNLOADS = ("feed_events", "deletions", "rejected_rows")  # rows_loaded keys that are not downloaded rows
 FRESH_STATUSES = ("success", "rows_rejected", "tests_failed", "source_error", "failed", "interrupted")
 
 
@@ -239,7 +240,7 @@ def print_status(status: dict[str, Any], out: TextIO) -> None:
         )
         for run in status["runs"]:
             took = f"{run['seconds']:.1f}s" if run["seconds"] is not None else "-"
-            rows = sum(v for k, v in run["rows_loaded"].items() if k not in ("deletions", "rejected_rows"))
+            rows = sum(v for k, v in run["rows_loaded"].items() if k not in NOT_DOWNLOADS)
             say(
                 f"  {run['run_id']:<23} {run['started_at'] or '':<19} {took:>7}  {run['status']:<13} "
                 f"{_dash(run['exit_code']):>4} {rows:>9,} {_dash(run['feed_events']):>7} "

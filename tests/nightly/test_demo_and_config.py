@@ -90,3 +90,19 @@ def test_bad_settings_are_named(
 def test_an_in_memory_warehouse_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs a DuckDB file"):
         load_run_config("duckdb:///:memory:", base_dir=tmp_path)
+
+
+def test_the_working_folder_keeps_only_the_newest_load_packages(
+    sandbox, duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.serviceminder.pipeline import make_pipeline
+    from tests.nightly.conftest import make_config, nightly
+    from warehouse.nightly import dlt_destination
+
+    monkeypatch.setattr("warehouse.nightly.KEEP_LOADED_PACKAGES", 2)
+    config = make_config(duckdb_url, tmp_path)
+    for _ in range(2):
+        assert nightly(config, sandbox).exit_code == 0
+        sandbox.advance_days(1)
+    pipeline = make_pipeline(dlt_destination(config.target), pipelines_dir=config.pipelines_dir)
+    assert len(pipeline.list_completed_load_packages()) == 2

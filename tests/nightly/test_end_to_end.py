@@ -95,7 +95,16 @@ def test_a_week_of_nightly_runs_with_faults_matches_the_truth(tmp_path: Path) ->
         raw_ids = {k: {r[0] for r in conn.execute(f"select id from raw.{kind.table}").fetchall()}
                    for k, kind in KINDS_BY_KEY.items()}  # fmt: skip
         runs = conn.execute("select status from meta.runs").fetchall()
+        staged = sum(
+            conn.execute(f"select count(*) from raw_staging.{name}").fetchone()[0]
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw_staging' "
+                "and table_name not like '\\_dlt%' escape '\\'"
+            ).fetchall()
+        )
     assert runs == [("success",)] * len(NIGHTS)
+    assert staged == 0, "smw run empties dlt's staging tables after each merge"
+    assert not list((tmp_path / "data" / "pipelines").rglob("*.parquet")), "no loaded file is kept"
 
     # what BI tools see: the published copy
     with duckdb.connect(str(tmp_path / "data" / "serviceminder_marts.duckdb"), read_only=True) as marts:
