@@ -172,6 +172,8 @@ def run_nightly(
         return RunResult(EXIT_LOCKED, str(exc))
     except TargetError as exc:
         return RunResult(EXIT_FAILED, str(exc))
+    except Exception as exc:  # noqa: BLE001 - e.g. no right to create meta.run_lock on PostgreSQL
+        return RunResult(EXIT_FAILED, f"could not take the run lock on {target.redacted}: {_first_line(exc)}")
     record = RunRecord(run_id, started, socket.gethostname(), os.getpid())
     run = _Run(config, reporter, record, now, clock, scheduler_clock, sleep)
     result = RunResult(EXIT_FAILED, "", record, stale_lock=lock.stale)
@@ -413,7 +415,7 @@ class _Run:
         return result
 
     def _feed(self, pipeline: Any, client: ServiceminderClient) -> Any:
-        from pipelines.serviceminder.feed import FeedError, load_feed
+        from pipelines.serviceminder.feed import FeedError, FeedLoadError, load_feed
 
         config, record = self.config, self.record
         paths = paths_for(False, config.path_overrides) if config.path_overrides and not config.org_level else None
@@ -427,6 +429,8 @@ class _Run:
                     org_level=config.org_level,
                     paths=paths,
                 )
+        except FeedLoadError as exc:  # the warehouse side: nothing was cleared
+            raise _Stop(EXIT_FAILED, f"storing the event feed failed: {exc}") from None
         except (FeedError, ServiceminderError) as exc:
             raise _Stop(EXIT_SOURCE_ERROR, f"the event feed failed: {exc}") from None
         if feed.skipped:
