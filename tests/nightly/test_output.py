@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,43 @@ def test_live_block_only_redraws_so_often() -> None:
     now[0] = 1.0
     block.set(["c"])
     assert terminal.getvalue().count("\n") == 2 and "b\n" not in terminal.getvalue()
+
+
+def test_sigterm_stops_the_run_as_interrupted_and_releases_the_lock(tmp_path: Path) -> None:
+    with Sandbox(api_key=KEY, seed=9, appointments=50, today=TODAY, prep_delay=60.0) as sandbox:
+        env = {
+            **os.environ,
+            "SOURCES__SERVICEMINDER__API_KEY": KEY,
+            "SOURCES__SERVICEMINDER__BASE_URL": sandbox.base_url,
+            "NIGHTLY__POLL_INTERVAL": "0.05",
+            "SMW_WAREHOUSE": "duckdb:///data/warehouse.duckdb",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "warehouse.cli",
+            "run",
+            "--log-format",
+            "text",
+            "--models-dir",
+            str(MODELS_DIR),
+        ]
+        run = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert run.stderr is not None
+            for line in run.stderr:
+                if "downloading the six kinds" in line:
+                    break
+            run.send_signal(signal.SIGTERM)  # what systemd does on stop or TimeoutStartSec
+            out, _ = run.communicate(timeout=60)
+        finally:
+            if run.poll() is None:
+                run.kill()
+    assert run.returncode == 130
+    assert "interrupted" in out
+    url = f"duckdb:///{tmp_path / 'data' / 'warehouse.duckdb'}"
+    with parse_target(url).connect() as conn:
+        assert conn.query("select status, exit_code from meta.runs") == [("interrupted", 130)]
+    acquire(parse_target(url), this_process("next", utc_now())).release()
