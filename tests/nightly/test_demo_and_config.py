@@ -106,3 +106,13 @@ def test_the_working_folder_keeps_only_the_newest_load_packages(
         sandbox.advance_days(1)
     pipeline = make_pipeline(dlt_destination(config.target), pipelines_dir=config.pipelines_dir)
     assert len(pipeline.list_completed_load_packages()) == 2
+
+
+def test_grant_reader_on_duckdb_points_to_the_published_copy(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from warehouse.cli import main
+
+    assert main(["grant-reader", "bi", "--warehouse", f"duckdb:///{tmp_path}/w.duckdb"]) == 1
+    err = capsys.readouterr().err
+    assert "grant-reader is for PostgreSQL warehouses" in err and "published read-only copy" in err
+    assert main(["grant-reader", "bi", "--password-env", "SMW_TEST_NO_SUCH_VAR"]) == 2
+    assert "SMW_TEST_NO_SUCH_VAR is not set" in capsys.readouterr().err
