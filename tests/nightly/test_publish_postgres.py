@@ -59,10 +59,12 @@ def bi_connection(url: str, role: str) -> psycopg2.extensions.connection:
 
 
 def counts(cur) -> tuple[int, int]:
-    cur.execute("select count(*) from marts.fct_feed_events")
-    events = cur.fetchone()[0]
-    cur.execute("select count(*) from reports.organization_monthly")
-    return events, cur.fetchone()[0]
+    # one statement, one snapshot: a mart and a report that must come from the same run
+    cur.execute(
+        "select (select count(*) from marts.fct_feed_events), (select count(*) from reports.organization_monthly)"
+    )
+    events, months = cur.fetchone()
+    return events, months
 
 
 @pytest.fixture(scope="module")
