@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.nightly.conftest import MODELS_DIR
-from warehouse.demo import run_demo
+from warehouse.demo import demo_config, reset, run_demo
 from warehouse.run_config import ConfigError, load_run_config
 
 
@@ -27,9 +27,11 @@ def test_the_demo_runs_twice_and_says_where_everything_is(tmp_path: Path, monkey
     assert (tmp_path / "data" / "demo_marts.duckdb").exists() and (tmp_path / "data" / "docs" / "index.html").exists()
     assert not re.search(r"demo-[0-9a-f]{24}", text + err.getvalue()), "the demo's key is never printed"
 
-    again = io.StringIO()  # a second demo starts afresh: a new sandbox is a new brand
-    assert run_demo(Path("data"), appointments=150, models_dir=MODELS_DIR, out=again, err=io.StringIO()) == 0
-    assert "first run: everything, in full" in again.getvalue() and "gap" not in again.getvalue()
+    # a second demo starts afresh (a new sandbox is a new brand): nothing of this one may be left to resume from
+    config = demo_config(Path("data"), MODELS_DIR)
+    reset(config)
+    assert not config.target.path.exists() and not config.publish_path.exists()
+    assert not config.pipelines_dir.exists()
 
 
 def test_everything_lives_beside_the_duckdb_warehouse(tmp_path: Path) -> None:
@@ -90,22 +92,6 @@ def test_bad_settings_are_named(
 def test_an_in_memory_warehouse_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs a DuckDB file"):
         load_run_config("duckdb:///:memory:", base_dir=tmp_path)
-
-
-def test_the_working_folder_keeps_only_the_newest_load_packages(
-    sandbox, duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pipelines.serviceminder.pipeline import make_pipeline
-    from tests.nightly.conftest import make_config, nightly
-    from warehouse.nightly import dlt_destination
-
-    monkeypatch.setattr("warehouse.nightly.KEEP_LOADED_PACKAGES", 2)
-    config = make_config(duckdb_url, tmp_path)
-    for _ in range(2):
-        assert nightly(config, sandbox).exit_code == 0
-        sandbox.advance_days(1)
-    pipeline = make_pipeline(dlt_destination(config.target), pipelines_dir=config.pipelines_dir)
-    assert len(pipeline.list_completed_load_packages()) == 2
 
 
 def test_grant_reader_on_duckdb_points_to_the_published_copy(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -18,8 +18,10 @@ import duckdb
 import pytest
 
 from pipelines.sandbox import Sandbox
+from pipelines.serviceminder.pipeline import make_pipeline
 from tests.nightly.conftest import KEY, TODAY, Ran, make_config, nightly
-from warehouse.nightly import ALL_KIND_KEYS
+from warehouse import nightly as nightly_module
+from warehouse.nightly import ALL_KIND_KEYS, dlt_destination
 from warehouse.run_commands import run_status
 from warehouse.run_config import RunConfig
 from warehouse.runlog import COLUMNS
@@ -40,14 +42,19 @@ class History:
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     base = tmp_path_factory.mktemp("history")
     config = make_config(f"duckdb:///{base / 'data' / 'warehouse.duckdb'}", base, full_refresh_days=3)
+    keep = nightly_module.KEEP_LOADED_PACKAGES
+    nightly_module.KEEP_LOADED_PACKAGES = 2  # so that pruning shows within three runs
     with Sandbox(api_key=KEY, seed=5, appointments=250, today=TODAY, page_size=5_000) as sandbox:
-        runs = [nightly(config, sandbox)]
-        sandbox.advance_days(2)
-        events = len(sandbox.feed)
-        runs.append(nightly(config, sandbox, full_refresh=["invoices"]))
-        sandbox.advance_days(1)
-        events += len(sandbox.feed)
-        runs.append(nightly(config, sandbox))
+        try:
+            runs = [nightly(config, sandbox)]
+            sandbox.advance_days(2)
+            events = len(sandbox.feed)
+            runs.append(nightly(config, sandbox, full_refresh=["invoices"]))
+            sandbox.advance_days(1)
+            events += len(sandbox.feed)
+            runs.append(nightly(config, sandbox))
+        finally:
+            nightly_module.KEEP_LOADED_PACKAGES = keep
         yield History(config, runs, sandbox, events)
 
 
@@ -154,3 +161,8 @@ def test_the_published_copy_holds_marts_and_reports_with_their_comments(history:
     assert comment, "column descriptions travel with the copy, so BI tools show them"
     assert appointments == len(history.sandbox.truth().live["appointments"])
     assert Path(history.config.publish_path).stat().st_mode & 0o222 == 0, "the copy is read-only"
+
+
+def test_the_working_folder_keeps_only_the_newest_load_packages(history: History) -> None:
+    pipeline = make_pipeline(dlt_destination(history.config.target), pipelines_dir=history.config.pipelines_dir)
+    assert len(pipeline.list_completed_load_packages()) == 2
