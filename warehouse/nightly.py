@@ -371,6 +371,7 @@ class _Run:
                 result = run_downloads(
                     pipeline,
                     client,
+                    kinds=config.kinds,
                     full_refresh=set(plan),
                     today=today,
                     overlap_days=config.overlap_days,

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from pipelines.serviceminder.client import RetryPolicy
 from pipelines.serviceminder.download_source import DEFAULT_OVERLAP_DAYS
 from pipelines.serviceminder.downloads import DownloadSettings
-from pipelines.serviceminder.kinds import DEFAULT_EVENT_COUNT
+from pipelines.serviceminder.kinds import ALL_KINDS, DEFAULT_EVENT_COUNT, Kind, with_token_overrides
 from warehouse.target import Target, parse_target
 
 DEFAULT_FULL_REFRESH_DAYS = 7
@@ -52,6 +52,7 @@ class RunConfig:
     org_level: bool = False
     user_id: str | None = None
     path_overrides: dict[str, str] = field(default_factory=dict)
+    kinds: tuple[Kind, ...] = ALL_KINDS  # with [sources.serviceminder.kind_tokens] applied
 
 
 def load_run_config(
@@ -90,6 +91,11 @@ def load_run_config(
     org_level = _get("sources.serviceminder.org_level", bool, False)
     user_id = _get("sources.serviceminder.user_id", str)
     paths = _get("sources.serviceminder.paths", dict) or {}
+    tokens = _get("sources.serviceminder.kind_tokens", dict) or {}
+    try:
+        kinds = with_token_overrides(ALL_KINDS, {str(k): str(v) for k, v in dict(tokens).items()})
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return RunConfig(
         target=target,
         models_dir=Path(models_dir) if models_dir else path("models_dir", base / DEFAULT_MODELS_DIR),
@@ -109,6 +115,7 @@ def load_run_config(
         org_level=bool(org_level),
         user_id=str(user_id) if user_id else None,
         path_overrides={str(k): str(v) for k, v in dict(paths).items()},
+        kinds=kinds,
     )
 
 

@@ -89,6 +89,18 @@ def test_bad_settings_are_named(
         load_run_config("duckdb:///w.duckdb", base_dir=tmp_path)
 
 
+def test_kind_names_can_be_corrected_in_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__SERVICEMINDER__KIND_TOKENS", '{"invoice_lines": "branding-invoice-lines"}')
+    config = load_run_config("duckdb:///w.duckdb", base_dir=tmp_path)
+    tokens = {kind.key: kind.brand_token for kind in config.kinds}
+    assert tokens["invoice_lines"] == "branding-invoice-lines"
+    assert tokens["contacts"] == "branding-contacts"
+
+    monkeypatch.setenv("SOURCES__SERVICEMINDER__KIND_TOKENS", '{"widgets": "branding-widgets"}')
+    with pytest.raises(ConfigError, match="unknown kind.*widgets"):
+        load_run_config("duckdb:///w.duckdb", base_dir=tmp_path)
+
+
 def test_an_in_memory_warehouse_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs a DuckDB file"):
         load_run_config("duckdb:///:memory:", base_dir=tmp_path)
