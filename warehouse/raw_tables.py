@@ -20,11 +20,11 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from pipelines.serviceminder.csv_arrow import arrow_schema, dlt_column_hints
+from pipelines.serviceminder.csv_arrow import arrow_schema
 from pipelines.serviceminder.deletions import DELETIONS_SCHEMA, DELETIONS_TABLE, deletions_resource_hints
-from pipelines.serviceminder.download_source import DELETIONS_RESOURCE, LOADED_AT, MERGE, SOURCE_NAME
+from pipelines.serviceminder.download_source import DELETIONS_RESOURCE, LOADED_AT, SOURCE_NAME, kind_table_hints
 from pipelines.serviceminder.feed import FEED_SOURCE_NAME
-from pipelines.serviceminder.feed_events import FEED_EVENTS_COLUMN_HINTS, FEED_EVENTS_SCHEMA, FEED_EVENTS_TABLE
+from pipelines.serviceminder.feed_events import FEED_EVENTS_SCHEMA, FEED_EVENTS_TABLE, feed_events_resource_hints
 from pipelines.serviceminder.kinds import ALL_KINDS, Kind
 
 KIND_TABLES = {kind.table: kind for kind in ALL_KINDS}
@@ -55,15 +55,7 @@ def ensure_tables(pipeline: dlt.Pipeline, wanted: Collection[str]) -> list[str]:
         downloads.append(_empty(DELETIONS_RESOURCE, DELETIONS_SCHEMA, **deletions_resource_hints()))
     feed = []
     if FEED_EVENTS_TABLE in missing:
-        feed.append(
-            _empty(
-                FEED_EVENTS_TABLE,
-                FEED_EVENTS_SCHEMA,
-                write_disposition={"disposition": "merge", "strategy": "upsert"},
-                primary_key="event_id",
-                columns=FEED_EVENTS_COLUMN_HINTS,
-            )
-        )
+        feed.append(_empty(FEED_EVENTS_TABLE, FEED_EVENTS_SCHEMA, **feed_events_resource_hints()))
     for name, resources in ((SOURCE_NAME, downloads), (FEED_SOURCE_NAME, feed)):
         if resources:
             source = _source(name, resources)
@@ -109,16 +101,7 @@ def _source(name: str, resources: list[DltResource]) -> Any:
 
 
 def _kind_resource(kind: Kind) -> DltResource:
-    # the same table hints as the download source's resource for this kind (download_source._kind_resource)
-    hints = dlt.mark.make_hints(
-        table_name=kind.table,
-        write_disposition=MERGE,
-        primary_key=kind.primary_key,
-        columns={
-            **dlt_column_hints(kind),
-            LOADED_AT: {"data_type": "timestamp", "timezone": False, "nullable": False},
-        },
-    )
+    hints = kind_table_hints(kind)  # the download source's own hints for this table
     schema = arrow_schema(kind).append(pa.field(LOADED_AT, pa.timestamp("us")))
 
     def rows() -> Iterator[Any]:

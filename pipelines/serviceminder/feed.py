@@ -40,10 +40,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.serviceminder.client import ServiceminderClient, ServiceminderError
 from pipelines.serviceminder.deletions import deletions_resource_hints
 from pipelines.serviceminder.feed_events import (
-    FEED_EVENTS_COLUMN_HINTS,
     FEED_EVENTS_TABLE,
     FeedFormatError,
     MappedBatch,
+    feed_events_resource_hints,
     map_events,
 )
 from pipelines.serviceminder.kinds import ALL_KINDS, DEFAULT_EVENT_COUNT, ApiPaths, paths_for
@@ -135,12 +135,7 @@ def serviceminder_feed(
     """
     noted = (noted_at or utc_now()).isoformat(timespec="seconds")
 
-    @dlt.resource(
-        name=FEED_EVENTS_TABLE,
-        write_disposition={"disposition": "merge", "strategy": "upsert"},
-        primary_key="event_id",
-        columns=copy.deepcopy(FEED_EVENTS_COLUMN_HINTS),  # dlt adds keys to the hint dicts it is given
-    )
+    @dlt.resource(name=FEED_EVENTS_TABLE, **feed_events_resource_hints())
     def feed_events() -> Iterator[Any]:
         requests = dlt.current.source_state().setdefault(FULL_REFRESH_STATE_KEY, {})
         for kind in acknowledge:

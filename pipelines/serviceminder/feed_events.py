@@ -7,6 +7,7 @@ Values that do not parse become NULL in their typed column; the full event is al
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -281,3 +282,12 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def feed_events_resource_hints() -> dict[str, Any]:
+    """Keyword arguments for ``dlt.resource`` that define ``raw.feed_events``: merged on the event Id."""
+    return {
+        "write_disposition": {"disposition": "merge", "strategy": "upsert"},
+        "primary_key": "event_id",
+        "columns": copy.deepcopy(FEED_EVENTS_COLUMN_HINTS),  # dlt adds keys to the hint dicts it is given
+    }
