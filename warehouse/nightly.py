@@ -26,13 +26,14 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.serviceminder.client import ServiceminderClient, ServiceminderError, client_from_config
 from pipelines.serviceminder.download_source import SOURCE_NAME
 from pipelines.serviceminder.kinds import ALL_KINDS, paths_for
+from pipelines.serviceminder.pipeline import utc_now
 from warehouse.lock import Holder, LockHeld, acquire, this_process
 from warehouse.progress import Reporter
 from warehouse.run_config import ConfigError, RunConfig
@@ -64,10 +65,6 @@ KEEP_LOADED_PACKAGES = 30  # metadata of the newest loaded packages, kept for `d
 # dlt's own load settings for the nightly job, unless set in .dlt/config.toml: keep no copy of loaded files, and
 # empty the raw_staging tables after each merge (a full refresh would otherwise leave a second copy of a table)
 DLT_LOAD_DEFAULTS = {"load.delete_completed_jobs": True, "load.truncate_staging_dataset": True}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
