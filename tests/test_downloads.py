@@ -400,3 +400,16 @@ def test_a_process_killed_mid_download_loses_and_duplicates_nothing(duckdb_wareh
     stored = duckdb_warehouse.records(APPOINTMENTS)
     assert stored == truth
     assert count_duplicates(duckdb_warehouse) == 0
+
+
+def test_a_record_whose_line_a_full_refresh_rejects_is_not_counted_deleted(
+    warehouse: TestWarehouse, sandbox: Sandbox, fake_clock
+) -> None:
+    load(warehouse, sandbox, fake_clock, kinds=[CONTACTS])
+    unreadable = sorted(sandbox.truth().live["contacts"])[5]
+    sandbox.malformed["contacts"] = {unreadable}
+    result = load(warehouse, sandbox, fake_clock, kinds=[CONTACTS], full_refresh={"contacts"})
+    assert result.rejected == 1
+    assert warehouse.query("select entity_id from raw.rejected_rows") == [(unreadable,)]
+    assert ("Contact", unreadable) not in warehouse.deletions()
+    assert unreadable in warehouse.live_records(CONTACTS)  # its last good version stays

@@ -87,6 +87,7 @@ class RejectedRow:
     line_number: int  # physical line where the record starts, header = 1; 0 only if it could not be located
     raw_line: str
     reason: str
+    entity_id: int | None = None  # the record's Id when it could be read, so a full refresh does not count it deleted
 
 
 @dataclass
@@ -549,7 +550,9 @@ class _Rejects:
 
     def add(self, record: _Record, reason: str) -> None:
         self._report.rejected.append(
-            RejectedRow(self._kind.key, self._download_id, record.line_number, record.raw, reason)
+            RejectedRow(
+                self._kind.key, self._download_id, record.line_number, record.raw, reason, self._id_of(record.fields)
+            )
         )
 
     def add_field_count_rejects(self, records: list[_Record], arrow_texts: list[str]) -> None:
@@ -568,11 +571,15 @@ class _Rejects:
             self.add(_Record(0, text, fields, False), reason)
             self._note_id_text(fields)
 
-    def _note_id_text(self, fields: list[str]) -> None:
+    def _id_of(self, fields: list[str]) -> int | None:
         if self._id_position < len(fields):
             text = fields[self._id_position].strip()
             if re.fullmatch(r"-?\d{1,18}", text):
-                self.note_max_id(int(text))
+                return int(text)
+        return None
+
+    def _note_id_text(self, fields: list[str]) -> None:
+        self.note_max_id(self._id_of(fields))
 
 
 # ---------------------------------------------------------------------------------------------------------------

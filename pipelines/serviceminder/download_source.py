@@ -66,6 +66,7 @@ REJECTED_COLUMNS: dict[str, dict[str, Any]] = {
     "line_number": {"data_type": "bigint", "nullable": False},
     "raw_line": {"data_type": "text", "nullable": False},
     "reason": {"data_type": "text", "nullable": False},
+    "entity_id": {"data_type": "bigint", "nullable": True},  # the record's Id, when the rejected line had one
     "detected_at": {"data_type": "timestamp", "timezone": False, "nullable": False},
 }
 
@@ -84,6 +85,7 @@ def _rejected_table(rows: Sequence[RejectedRow], detected_at: datetime) -> pa.Ta
             "line_number": pa.array([r.line_number for r in rows], pa.int64()),
             "raw_line": [r.raw_line for r in rows],
             "reason": [r.reason for r in rows],
+            "entity_id": pa.array([r.entity_id for r in rows], pa.int64()),
             "detected_at": pa.array([detected_at] * len(rows), pa.timestamp("us")),
         }
     )
@@ -263,20 +265,29 @@ def _full_refresh_deletions(
 def _missing_after_refresh(
     pipeline: dlt.Pipeline, kind: Kind, refreshed_at: datetime, detected_at: datetime
 ) -> list[Deletion]:
-    """Records the full refresh stamped ``refreshed_at`` did not return, and that no deletion covers yet."""
+    """Records the full refresh stamped ``refreshed_at`` did not return, and that no deletion covers yet.
+
+    A record whose line that refresh rejected was returned all the same (just unreadable): it is not deleted.
+    """
     with pipeline.sql_client() as client:
         if not _table_exists(client, kind.table):
             return []
         table = client.make_qualified_table_name(kind.table)
-        cover = ""
+        conditions = [f"t.{LOADED_AT} < %s"]
+        args: list[Any] = [refreshed_at]
         if _table_exists(client, "deletions"):
-            deletions = client.make_qualified_table_name("deletions")
-            cover = (
-                f" and not exists (select 1 from {deletions} d where d.entity_type = %s"
-                f" and d.entity_id = t.{kind.primary_key} and d.detected_at >= t.{LOADED_AT})"
+            conditions.append(
+                f"not exists (select 1 from {client.make_qualified_table_name('deletions')} d"
+                f" where d.entity_type = %s and d.entity_id = t.{kind.primary_key} and d.detected_at >= t.{LOADED_AT})"
             )
-        sql = f"select t.{kind.primary_key}, t.organization_id from {table} t where t.{LOADED_AT} < %s{cover}"
-        args: list[Any] = [refreshed_at] + ([kind.entity_type] if cover else [])
+            args.append(kind.entity_type)
+        if _table_exists(client, REJECTED_TABLE):
+            conditions.append(
+                f"not exists (select 1 from {client.make_qualified_table_name(REJECTED_TABLE)} r"
+                f" where r.kind = %s and r.entity_id = t.{kind.primary_key} and r.detected_at >= %s)"
+            )
+            args += [kind.key, refreshed_at]
+        sql = f"select t.{kind.primary_key}, t.organization_id from {table} t where {' and '.join(conditions)}"
         rows = client.execute_sql(sql, *args) or []
     return [
         Deletion(
