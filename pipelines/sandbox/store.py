@@ -14,6 +14,8 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
+import numpy as np
+
 from pipelines.serviceminder.kinds import Kind
 
 Row = tuple[Any, ...]
@@ -131,14 +133,11 @@ class Table:
             chi = created_through.toordinal() if created_through else 1 << 30
             ulo = max(0, updated_from.toordinal()) if updated_from else 0
             uhi = updated_through.toordinal() if updated_through else 1 << 30
-            cday, uday = self.cday, self.uday
-            if organization_id is None:
-                hits = (i for i in range(start, len(rows)) if clo <= cday[i] <= chi and ulo <= uday[i] <= uhi)
-            else:
-                org = self.org
-                hits = (
-                    i
-                    for i in range(start, len(rows))
-                    if org[i] == organization_id and clo <= cday[i] <= chi and ulo <= uday[i] <= uhi
-                )
+            # vectorized over the compact day arrays: a filtered page at 1M rows scans in milliseconds, not seconds
+            cday = np.frombuffer(self.cday, dtype=np.int32)[start:]
+            uday = np.frombuffer(self.uday, dtype=np.int32)[start:]
+            mask = (cday >= clo) & (cday <= chi) & (uday >= ulo) & (uday <= uhi)
+            if organization_id is not None:
+                mask &= np.frombuffer(self.org, dtype=np.int64)[start:] == organization_id
+            hits = iter((np.flatnonzero(mask)[:limit] + start).tolist())
         return [dict(zip(names, rows[i], strict=False)) for i in islice(hits, limit)]  # type: ignore[arg-type]
