@@ -208,6 +208,16 @@ def test_a_file_without_an_id_column_fails_naming_the_kind(duckdb_warehouse, san
     assert not duckdb_warehouse.table_exists("raw", "payments")
 
 
+def test_an_org_level_key_without_a_user_id_is_refused_before_any_call(duckdb_warehouse, fake_clock) -> None:
+    with Sandbox(api_key=KEY, seed=11, appointments=100, today=TODAY) as sandbox:
+        with (
+            ServiceminderClient("org-key-1234", sandbox.base_url, sleep=fake_clock.sleep) as client,
+            pytest.raises(DownloadError, match="SOURCES__SERVICEMINDER__USER_ID"),
+        ):
+            run_downloads(duckdb_warehouse.pipeline(), client, today=TODAY, org_level=True, settings=SETTINGS)
+        assert sandbox.requests == []
+
+
 def test_org_level_keys_use_download_paths_and_see_one_organization(duckdb_warehouse, fake_clock, tmp_path) -> None:
     with Sandbox(api_key=KEY, seed=11, appointments=300, today=TODAY) as brand_sandbox:
         org_id = brand_sandbox.brand.organizations[0][0]

@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -122,7 +121,6 @@ class DownloadScheduler:
         settings: DownloadSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        download_dir: Path | None = None,
     ) -> None:
         self._client = client
         self._paths = paths
@@ -131,7 +129,6 @@ class DownloadScheduler:
         self._settings = settings or DownloadSettings()
         self._clock = clock
         self._sleep = sleep
-        self._download_dir = download_dir
         self._chains = {kind.key: _Chain(kind, filters) for kind, filters in plans}
         if org_level and not user_id:
             raise DownloadError(
@@ -145,9 +142,6 @@ class DownloadScheduler:
         while not chain.buffer and not chain.done:
             self._step()
         return chain.buffer.popleft() if chain.buffer else None
-
-    def pages_fetched(self, kind_key: str) -> int:
-        return self._chains[kind_key].pages
 
     # -- one round: start what may start, poll what is in flight, fetch what is ready ------------------------
 
