@@ -20,10 +20,12 @@ import dataclasses
 import logging
 import os
 import secrets
-from collections.abc import Collection, Iterable, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg2.errors
 from sqlglot import exp
 
 from warehouse.header import ModelConfig, TestSpec
@@ -36,7 +38,9 @@ PUBLISHED_SCHEMAS = ("marts", "reports")
 NEXT_SUFFIX = "__smw_next"
 OLD_SUFFIX = "__smw_old"
 OLD_SCHEMA_LOCK_TIMEOUT = "10s"
-SWAP_LOCK_TIMEOUT = "60s"  # dropping the previous marts waits this long for BI queries still reading them
+SWAP_WAIT_SECONDS = 60.0  # the swap waits this long in all for BI queries still reading the marts
+SWAP_ATTEMPT_MAX_MS = 250  # one try at locking them all; also capped below the server's deadlock_timeout
+SWAP_RETRY_PAUSE_SECONDS = 0.05
 NOT_FOR_READERS = ("raw", "meta", "staging")
 
 
@@ -215,23 +219,27 @@ def discard_side_schemas(conn: Connection, schemas: Collection[str] = PUBLISHED_
 
 
 def swap_schemas(
-    conn: Connection, project: Project, schemas: Collection[str] = PUBLISHED_SCHEMAS, *, token: str = ""
+    conn: Connection,
+    project: Project,
+    schemas: Collection[str] = PUBLISHED_SCHEMAS,
+    *,
+    token: str = "",
+    wait_seconds: float = SWAP_WAIT_SECONDS,
 ) -> Published:
     """Rename the side schemas into place in one transaction; then drop the previous ones (best effort).
 
     Carried over to the new schemas: the grants on the schemas and their tables (and SELECT on new tables for every
     role that could use the schema), and views outside the models that read the old tables, recreated from their
     definitions with their comments and grants. A view that no longer fits the new marts stops the swap: nothing
-    changes, and the error names it.
+    changes, and the error names it. Queries still reading the marts are waited for, up to ``wait_seconds``.
     """
     token = token or secrets.token_hex(4)
     model_names = {name for m in project.models.values() for name in (m.name, live_name(m.name, schemas))}
     published = Published(", ".join(schemas))
     with conn.transaction():
-        # readers of the analysts' views below would otherwise make the swap wait without bound
-        conn.execute(f"set local lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
         live = [s for s in schemas if _schema_exists(conn, s)]
         views = [v for v in _pg_dependent_views(conn, live) if v.plain_name not in model_names]
+        _lock_what_readers_read(conn, _pg_relations(conn, live) + [v.name for v in views], wait_seconds=wait_seconds)
         schema_grants = {s: _pg_schema_grants(conn, s) for s in live}
         table_grants = {s: _pg_table_grants(conn, s) for s in live}
         for view in reversed(views):
@@ -251,6 +259,65 @@ def swap_schemas(
                 published.tables[f"{schema}.{name}"] = int(conn.query(f"select count(*) from {schema}.{name}")[0][0])
     drop_old_schemas(conn, schemas)
     return published
+
+
+def _lock_what_readers_read(
+    conn: Connection,
+    relations: list[str],
+    *,
+    wait_seconds: float = SWAP_WAIT_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Hold every relation BI queries may be reading (ACCESS EXCLUSIVE) until the swap commits.
+
+    Renaming a schema locks none of its tables. Without these locks, a query that has already opened one old mart
+    could look up its next table after the swap commits and join old and new data.
+
+    Each try is bounded below the server's deadlock_timeout. A BI query may hold one mart while waiting for another
+    that this try holds; the try gives up first and releases everything, so PostgreSQL never cancels that query as
+    a deadlock. The swap then tries again until ``wait_seconds`` have passed.
+    """
+    if not relations:
+        return
+    deadlock_ms = int(conn.query("select setting::int from pg_settings where name = 'deadlock_timeout'")[0][0])
+    attempt_ms = max(10, min(SWAP_ATTEMPT_MAX_MS, deadlock_ms // 4))
+    deadline = clock() + wait_seconds
+    waited = False
+    while True:
+        conn.execute("savepoint smw_lock")
+        try:
+            conn.execute(f"set local lock_timeout = {attempt_ms}")
+            conn.execute(f"set local statement_timeout = {attempt_ms}")
+            conn.execute(f"lock table {', '.join(relations)} in access exclusive mode")
+        except (psycopg2.errors.LockNotAvailable, psycopg2.errors.QueryCanceled):
+            conn.execute("rollback to savepoint smw_lock")  # releases the locks this try took
+            if clock() >= deadline:
+                raise PublishError(
+                    f"queries kept reading the marts for {wait_seconds:.0f} s, so the new marts could not be swapped "
+                    "in; the previous marts were kept: run again when they are done (see pg_stat_activity)"
+                ) from None
+            if not waited:
+                log.info("waiting for queries that are reading the marts to finish before swapping in the new ones")
+                waited = True
+            sleep(SWAP_RETRY_PAUSE_SECONDS)
+            continue
+        conn.execute("release savepoint smw_lock")
+        conn.execute("set local statement_timeout = default")
+        conn.execute(f"set local lock_timeout = '{OLD_SCHEMA_LOCK_TIMEOUT}'")  # nothing should wait now; never hang
+        return
+
+
+def _pg_relations(conn: Connection, schemas: list[str]) -> list[str]:
+    if not schemas:
+        return []
+    rows = conn.query(
+        "select quote_ident(n.nspname) || '.' || quote_ident(c.relname) from pg_class c "
+        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = any(%s) and c.relkind in ('r', 'v', 'm', 'p') "
+        "order by 1",
+        (schemas,),
+    )
+    return [r[0] for r in rows]
 
 
 def drop_old_schemas(conn: Connection, schemas: Collection[str] = PUBLISHED_SCHEMAS) -> list[str]:
