@@ -8,8 +8,9 @@ waits for a reader. The copy is made read-only (mode 0444).
 
 **PostgreSQL** BI tools read ``marts`` and ``reports`` directly. The nightly run builds them into side schemas
 (``marts__smw_next``; ``side_project``), and ``swap_schemas`` renames the side schemas into place in one transaction,
-with the old schemas' grants and the views other people built on them carried over. Readers never see a gap or a
-mix of old and new marts, and they wait for nothing but that short transaction.
+with the old schemas' grants and the views other people built on them carried over. The swap first locks every
+relation readers may be reading (``_lock_what_readers_read``), so queries already under way finish on the old marts.
+Readers never see a gap or a mix of old and new marts, and they wait for nothing but that short transaction.
 
 ``grant_reader`` makes a PostgreSQL role that can read ``marts`` and ``reports`` and nothing else.
 """
