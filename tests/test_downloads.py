@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from datetime import date
@@ -423,3 +424,25 @@ def test_a_record_whose_line_a_full_refresh_rejects_is_not_counted_deleted(
     assert warehouse.query("select entity_id from raw.rejected_rows") == [(unreadable,)]
     assert ("Contact", unreadable) not in warehouse.deletions()
     assert unreadable in warehouse.live_records(CONTACTS)  # its last good version stays
+
+
+def test_runs_give_dlt_nothing_to_warn_about(duckdb_warehouse, sandbox: Sandbox, fake_clock) -> None:
+    # the arrow tables must say what the dlt hints say (e.g. nullability); dlt warns once per item otherwise
+    warnings: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warnings.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.addHandler(handler)
+    try:
+        sandbox.malformed["appointments"] = {sorted(sandbox.truth().live["appointments"])[5]}
+        assert load(duckdb_warehouse, sandbox, fake_clock).rejected == 1
+        sandbox.advance_days(3)
+        refresh = load(duckdb_warehouse, sandbox, fake_clock, full_refresh={k.key for k in ALL_KINDS})
+    finally:
+        dlt_logger.removeHandler(handler)
+    assert refresh.deletions > 0, "the runs should have covered the rejected-rows and deletions tables too"
+    assert warnings == []

@@ -77,17 +77,28 @@ REJECTED_HINTS = dlt.mark.make_hints(
 )
 
 
+_REJECTED_ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us")}
+# nullability as the hints say, so that dlt has no difference between the two to warn about
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field(name, _REJECTED_ARROW_TYPES[hint["data_type"]], nullable=hint["nullable"])
+        for name, hint in REJECTED_COLUMNS.items()
+    ]
+)
+
+
 def _rejected_table(rows: Sequence[RejectedRow], detected_at: datetime) -> pa.Table:
     return pa.table(
         {
             "kind": [r.kind for r in rows],
             "download_id": [r.download_id for r in rows],
-            "line_number": pa.array([r.line_number for r in rows], pa.int64()),
+            "line_number": [r.line_number for r in rows],
             "raw_line": [r.raw_line for r in rows],
             "reason": [r.reason for r in rows],
-            "entity_id": pa.array([r.entity_id for r in rows], pa.int64()),
-            "detected_at": pa.array([detected_at] * len(rows), pa.timestamp("us")),
-        }
+            "entity_id": [r.entity_id for r in rows],
+            "detected_at": [detected_at] * len(rows),
+        },
+        schema=REJECTED_SCHEMA,
     )
 
 
@@ -230,7 +241,8 @@ def kind_table_hints(kind: Kind) -> Any:
 def stamped(batch: pa.RecordBatch, loaded_at: datetime) -> pa.Table:
     """The batch as a table with the run's ``_loaded_at`` column."""
     stamp = pa.array([loaded_at] * batch.num_rows, pa.timestamp("us"))
-    return pa.Table.from_batches([batch]).append_column(LOADED_AT, stamp)
+    # not nullable, as the column's dlt hint says: otherwise dlt warns about the difference on every batch
+    return pa.Table.from_batches([batch]).append_column(pa.field(LOADED_AT, stamp.type, nullable=False), stamp)
 
 
 def _page_tables(page: Page, loaded_at: datetime) -> Iterator[pa.Table]:
