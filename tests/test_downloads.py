@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import pyarrow as pa
 import pytest
+from adbc_driver_manager import dbapi
 
 from pipelines.sandbox import Faults, Sandbox
 from pipelines.serviceminder.client import AuthenticationError, RetryPolicy, ServiceminderClient
@@ -19,7 +21,7 @@ from pipelines.serviceminder.downloads import DownloadError, DownloadSettings, D
 from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, CONTACTS, KINDS_BY_KEY
 from pipelines.serviceminder.pipeline import settle_pending
 from tests.fakes import FakeClock
-from tests.warehouses import TestWarehouse
+from tests.warehouses import TestWarehouse, make_test_warehouse
 
 KEY = "dl-test-key-5521ab"
 TODAY = date(2026, 11, 2)
@@ -446,3 +448,25 @@ def test_runs_give_dlt_nothing_to_warn_about(duckdb_warehouse, sandbox: Sandbox,
         dlt_logger.removeHandler(handler)
     assert refresh.deletions > 0, "the runs should have covered the rejected-rows and deletions tables too"
     assert warnings == []
+
+
+@pytest.mark.postgres
+def test_postgres_loads_parquet_a_row_group_at_a_time(
+    postgres_url: str, tmp_path: Path, sandbox: Sandbox, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ADBC makes one in-memory table of whatever is not an Arrow stream (dlt passes a generator): a whole file
+    monkeypatch.setenv("DATA_WRITER__BUFFER_MAX_ITEMS", "200")  # row groups of about 200 rows
+    given: list[tuple[str, int]] = []
+    real_ingest = dbapi.Cursor.adbc_ingest
+
+    def ingest(self: dbapi.Cursor, table_name: str, data: Any, *args: Any, **kwargs: Any) -> int:
+        given.append((table_name, data.num_rows if isinstance(data, pa.Table) else -1))
+        return real_ingest(self, table_name, data, *args, **kwargs)
+
+    monkeypatch.setattr(dbapi.Cursor, "adbc_ingest", ingest)
+    warehouse = make_test_warehouse("postgres", tmp_path, postgres_url)
+    load(warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS])
+    appointments = [rows for table, rows in given if table == "appointments"]
+    assert len(appointments) > 1 and all(0 < rows <= 1_000 for rows in appointments), given
+    assert sum(appointments) == len(sandbox.truth().live["appointments"])
+    assert len(warehouse.records(APPOINTMENTS)) == sum(appointments)
