@@ -536,7 +536,7 @@ class _Run:
         return RunResult(code, message, self.record, build_problems=problems)
 
     def _publish(self, project: Any, side: Any) -> tuple[Any, str]:
-        from warehouse.publish import PublishError, publish_duckdb, swap_schemas
+        from warehouse.publish import PublishError, discard_side_schemas, publish_duckdb, swap_schemas
 
         config = self.config
         with self.step("publish", "publishing the new marts"), self.connection() as conn:
@@ -545,8 +545,11 @@ class _Run:
                     assert config.publish_path is not None
                     published = publish_duckdb(conn, config.publish_path)
                 else:
-                    published = swap_schemas(conn, side, token=self.record.run_id.rsplit("-", 1)[-1])
+                    token = self.record.run_id.rsplit("-", 1)[-1]
+                    published = swap_schemas(conn, side, token=token, wait_seconds=config.publish_wait)
             except PublishError as exc:
+                if self.target.dialect == "postgres":
+                    discard_side_schemas(conn)  # a full copy of the marts that nothing will read
                 raise _Stop(EXIT_FAILED, str(exc)) from None
         self.record.published_at = self.now()
         self.reporter.event(

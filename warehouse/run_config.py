@@ -23,6 +23,7 @@ from pipelines.serviceminder.client import RetryPolicy
 from pipelines.serviceminder.download_source import DEFAULT_OVERLAP_DAYS
 from pipelines.serviceminder.downloads import DownloadSettings
 from pipelines.serviceminder.kinds import ALL_KINDS, DEFAULT_EVENT_COUNT, Kind, with_token_overrides
+from warehouse.publish import SWAP_WAIT_SECONDS
 from warehouse.target import Target, parse_target
 
 DEFAULT_FULL_REFRESH_DAYS = 7
@@ -53,6 +54,7 @@ class RunConfig:
     user_id: str | None = None
     path_overrides: dict[str, str] = field(default_factory=dict)
     kinds: tuple[Kind, ...] = ALL_KINDS  # with [sources.serviceminder.kind_tokens] applied
+    publish_wait: float = SWAP_WAIT_SECONDS  # PostgreSQL: seconds the swap waits for queries reading the marts
 
 
 def load_run_config(
@@ -77,6 +79,11 @@ def load_run_config(
     if full_refresh_days < 0:
         raise ConfigError("nightly.full_refresh_days must be 0 (never by schedule) or more days")
     max_events = _get("nightly.max_events", int, 0)
+    publish_wait = _get("nightly.publish_wait", float, SWAP_WAIT_SECONDS)
+    if publish_wait < 0:
+        raise ConfigError(
+            f"the setting nightly.publish_wait (env NIGHTLY__PUBLISH_WAIT) must be 0 or more; it is {publish_wait}"
+        )
     downloads = DownloadSettings(
         max_in_flight=_positive("nightly.max_in_flight", int, DownloadSettings.max_in_flight),
         poll_interval=_positive("nightly.poll_interval", float, DownloadSettings.poll_interval),
@@ -116,6 +123,7 @@ def load_run_config(
         user_id=str(user_id) if user_id else None,
         path_overrides={str(k): str(v) for k, v in dict(paths).items()},
         kinds=kinds,
+        publish_wait=publish_wait,
     )
 
 

@@ -59,6 +59,7 @@ def test_settings_come_from_dlt_config_and_env(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("NIGHTLY__PUBLISH_PATH", "bi/marts.duckdb")
     monkeypatch.setenv("NIGHTLY__POLL_INTERVAL", "2.5")
     monkeypatch.setenv("NIGHTLY__MAX_EVENTS", "10000")
+    monkeypatch.setenv("NIGHTLY__PUBLISH_WAIT", "300")
     monkeypatch.setenv("SOURCES__SERVICEMINDER__RETRY_ATTEMPTS", "3")
     monkeypatch.setenv("SOURCES__SERVICEMINDER__ORG_LEVEL", "true")
     monkeypatch.setenv("SOURCES__SERVICEMINDER__USER_ID", "42")
@@ -71,6 +72,7 @@ def test_settings_come_from_dlt_config_and_env(tmp_path: Path, monkeypatch: pyte
     assert config.downloads.poll_interval == 2.5 and config.max_events == 10_000
     assert config.retry.max_attempts == 3
     assert config.org_level is True and config.user_id == "42"
+    assert config.publish_wait == 300.0
 
 
 @pytest.mark.parametrize(
@@ -79,6 +81,7 @@ def test_settings_come_from_dlt_config_and_env(tmp_path: Path, monkeypatch: pyte
         ("NIGHTLY__FULL_REFRESH_DAYS", "-2", "must be 0 (never by schedule) or more days"),
         ("NIGHTLY__POLL_INTERVAL", "0", "nightly.poll_interval (env NIGHTLY__POLL_INTERVAL) must be more than 0"),
         ("NIGHTLY__EVENT_COUNT", "lots", "nightly.event_count (env NIGHTLY__EVENT_COUNT) is not a valid int"),
+        ("NIGHTLY__PUBLISH_WAIT", "-1", "nightly.publish_wait (env NIGHTLY__PUBLISH_WAIT) must be 0 or more"),
     ],
 )
 def test_bad_settings_are_named(

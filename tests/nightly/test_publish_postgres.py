@@ -19,7 +19,7 @@ import pytest
 from pipelines.sandbox import Sandbox
 from tests.nightly.conftest import KEY, TODAY, Ran, failing_models, make_config, nightly
 from tests.warehouses import fresh_database
-from warehouse.nightly import EXIT_OK, EXIT_TESTS_FAILED
+from warehouse.nightly import EXIT_FAILED, EXIT_OK, EXIT_TESTS_FAILED
 from warehouse.publish import GrantError, grant_reader
 from warehouse.target import parse_target
 
@@ -195,3 +195,26 @@ def test_grant_reader_refuses_roles_it_must_not_touch(postgres_url: str) -> None
             grant_reader(conn, "postgres")
         with pytest.raises(GrantError, match="1 to 63 characters"):
             grant_reader(conn, "x" * 64)
+
+
+def test_a_swap_that_queries_keep_out_exits_1_and_keeps_the_marts(postgres_url: str, tmp_path: Path) -> None:
+    config = make_config(postgres_url, tmp_path, publish_wait=0.0)
+    with Sandbox(api_key=KEY, seed=5, appointments=120, today=TODAY, page_size=5_000) as sandbox:
+        assert nightly(config, sandbox).exit_code == EXIT_OK
+        bi = psycopg2.connect(postgres_url)  # a BI query part-way through a transaction on the marts
+        with bi.cursor() as cur:
+            cur.execute("select count(*) from marts.fct_feed_events")
+            published_events = cur.fetchone()[0]
+        sandbox.advance_days(2)
+        ran = nightly(config, sandbox)
+        bi.rollback()
+        bi.close()
+    assert ran.exit_code == EXIT_FAILED
+    assert "queries kept reading the marts for 0 s" in ran.result.message
+    assert "the previous marts were kept" in ran.result.message
+    with parse_target(postgres_url).connect() as conn:
+        assert conn.query("select count(*) from raw.feed_events")[0][0] > published_events, "run 2 had new data"
+        assert conn.query("select count(*) from marts.fct_feed_events")[0][0] == published_events
+        assert conn.query("select status from meta.runs order by started_at desc limit 1")[0][0] == "failed"
+        left = [r[0] for r in conn.query("select nspname from pg_namespace where nspname like %s", ("%__smw%",))]
+    assert left == [], "the unpublished marts are dropped, not left to take space"
