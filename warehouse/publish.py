@@ -296,7 +296,8 @@ def _lock_what_readers_read(
             if clock() >= deadline:
                 raise PublishError(
                     f"queries kept reading the marts for {wait_seconds:.0f} s, so the new marts could not be swapped "
-                    "in; the previous marts were kept: run again when they are done (see pg_stat_activity)"
+                    "in; the previous marts were kept: run again when they are done (see pg_stat_activity), or raise "
+                    "nightly.publish_wait"
                 ) from None
             if not waited:
                 log.info("waiting for queries that are reading the marts to finish before swapping in the new ones")
