@@ -42,7 +42,9 @@ def stream_parquet_into_postgres() -> None:
     from dlt.destinations.impl.postgres.postgres import PostgresParquetCopyJob
 
     if not hasattr(PostgresParquetCopyJob, "_ingest_per_rowgroup"):
-        raise RuntimeError("this dlt version has no _ingest_per_rowgroup switch; see stream_parquet_into_postgres")
+        # loads still work, they just hold each file in memory; a test fails on such a dlt version
+        log.warning("this dlt version cannot stream parquet into PostgreSQL: large loads use more memory")
+        return
     PostgresParquetCopyJob._ingest_per_rowgroup = True
 
 
