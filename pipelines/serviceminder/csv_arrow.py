@@ -25,13 +25,16 @@ import atexit
 import csv
 import io
 import logging
+import os
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -181,16 +184,26 @@ def read_csv_batches(
     locator = _Locator(path, len(fields))
     rejects = _Rejects(kind, download_id, report, layout, len(fields))
     ordinal = 0  # records Arrow has returned so far
+
+    def next_raw() -> pa.RecordBatch | None:
+        try:
+            raw = reader.read_next_batch()
+        except StopIteration:
+            return None
+        except pa.ArrowInvalid as exc:
+            raise _unreadable(kind, download_id, exc) from exc
+        source.release()
+        return raw
+
+    started: list[Future] = []
     try:
-        while True:
-            try:
-                raw = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                raise _unreadable(kind, download_id, exc) from exc
-            source.release()
-            batch, problems, max_id = converter.convert(raw)
+        raw = next_raw()
+        while raw is not None:
+            # the batch is typed while the next one is read; nothing runs while the caller holds the batch
+            started = converter.start(raw)
+            following = next_raw()
+            batch, problems, max_id = converter.finish(raw, started)
+            started = []
             rejects.note_max_id(max_id)
             for row, reasons in sorted(problems.items()):
                 record = locator.good_record(ordinal + row)
@@ -201,10 +214,12 @@ def read_csv_batches(
             report.rows += batch.num_rows
             if batch.num_rows:
                 yield batch
+            raw = following
         if skipped:
             rejects.add_field_count_rejects(locator.finish(), skipped)
         report.rejected.sort(key=lambda r: r.line_number)
     finally:
+        wait(started)  # reading ahead failed: the typing tasks finish before the file closes
         locator.close()
         _stop_reader(source, reader)
 
@@ -601,35 +616,52 @@ class _BatchConverter:
         self._layout = layout
         self._schema = arrow_schema(kind, [name for name, _ in layout.extras])
         self._columns = [(c.name, c.type, layout.known.get(c.name), _Converter(c.type)) for c in kind.columns]
+        self._id_index = [c.name for c in kind.columns].index(kind.primary_key)
 
-    def convert(self, raw: pa.RecordBatch) -> tuple[pa.RecordBatch, dict[int, list[str]], int | None]:
+    def start(self, raw: pa.RecordBatch) -> list[Future[tuple[pa.Array, dict[int, list[str]]]]]:
+        """Start typing the batch's columns, one task per column: Arrow's kernels release the GIL, so the columns
+        are typed on every core at once while the caller reads on."""
+        pool = _typing_pool()
+        return [pool.submit(self._convert_column, raw, *column) for column in self._columns]
+
+    def finish(
+        self, raw: pa.RecordBatch, started: list[Future[tuple[pa.Array, dict[int, list[str]]]]]
+    ) -> tuple[pa.RecordBatch, dict[int, list[str]], int | None]:
         """The good rows, reasons per bad row index, and the highest Id in the batch (bad rows included)."""
-        n = raw.num_rows
+        columns = [future.result() for future in started]
         problems: dict[int, list[str]] = {}
-        arrays: list[pa.Array] = []
-        max_id = None
-        for name, ctype, position, converter in self._columns:
-            if position is None:
-                arrays.append(pa.nulls(n, ARROW_TYPES[ctype]))
-                continue
-            text = _to_text(raw.column(position), name, problems)
-            typed = converter.convert(text, name, problems)
-            if name == self._kind.primary_key:
-                max_id = pc.max(typed).as_py()
-                if typed.null_count:
-                    prefix = f"column {name}:"
-                    for row in pc.indices_nonzero(pc.is_null(typed)).to_pylist():
-                        reasons = problems.setdefault(row, [])
-                        if not any(r.startswith(prefix) for r in reasons):  # blank, not already judged as bad
-                            reasons.append(f"{prefix} is empty (every row needs an Id)")
-            arrays.append(typed)
+        for _, column_problems in columns:  # merged in column order, as one pass over the row would find them
+            for row, reasons in column_problems.items():
+                problems.setdefault(row, []).extend(reasons)
+        arrays = [array for array, _ in columns]
+        max_id = pc.max(arrays[self._id_index]).as_py()
         for name, position in self._layout.extras:
             arrays.append(_to_text(raw.column(position), name, problems))
         batch = pa.RecordBatch.from_arrays(arrays, schema=self._schema)
         if problems:
-            keep = pa.array([row not in problems for row in range(n)], pa.bool_())
+            keep = pa.array([row not in problems for row in range(raw.num_rows)], pa.bool_())
             batch = batch.filter(keep)
         return batch, problems, max_id
+
+    def _convert_column(
+        self, raw: pa.RecordBatch, name: str, ctype: ColumnType, position: int | None, converter: _Converter
+    ) -> tuple[pa.Array, dict[int, list[str]]]:
+        problems: dict[int, list[str]] = {}
+        if position is None:
+            return pa.nulls(raw.num_rows, ARROW_TYPES[ctype]), problems
+        typed = converter.convert(_to_text(raw.column(position), name, problems), name, problems)
+        if name == self._kind.primary_key and typed.null_count:
+            prefix = f"column {name}:"
+            for row in pc.indices_nonzero(pc.is_null(typed)).to_pylist():
+                reasons = problems.setdefault(row, [])
+                if not any(r.startswith(prefix) for r in reasons):  # blank, not already judged as bad
+                    reasons.append(f"{prefix} is empty (every row needs an Id)")
+        return typed, problems
+
+
+@cache
+def _typing_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="csv-typing")
 
 
 def _to_text(raw: pa.Array, name: str, problems: dict[int, list[str]]) -> pa.Array:
