@@ -102,14 +102,12 @@ def synthetic_events(n: int) -> list[dict[str, Any]]:
 
 
 def _child(events: int, event_count: int) -> dict[str, Any]:
-    import dlt
-
     from bench.common import peak_rss_mb, timed
     from pipelines.sandbox import Sandbox
     from pipelines.serviceminder.client import ServiceminderClient
     from pipelines.serviceminder.feed import load_feed
     from pipelines.serviceminder.kinds import BRAND_PATHS
-    from pipelines.serviceminder.pipeline import make_pipeline
+    from pipelines.serviceminder.pipeline import duckdb_destination, make_pipeline
 
     payloads = synthetic_events(events)
     with (
@@ -124,7 +122,7 @@ def _child(events: int, event_count: int) -> dict[str, Any]:
 
         sandbox.feed.enqueue(payloads)
         rss_before = peak_rss_mb()
-        pipeline = make_pipeline(dlt.destinations.duckdb(str(Path(tmp) / "w.duckdb")), pipelines_dir=Path(tmp) / "p")
+        pipeline = make_pipeline(duckdb_destination(Path(tmp) / "w.duckdb"), pipelines_dir=Path(tmp) / "p")
         with timed() as feed_seconds:
             result = load_feed(pipeline, client, event_count=event_count)
         if result.events_loaded != events or len(sandbox.feed) != 0:

@@ -10,15 +10,13 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-import dlt
-
 from bench.common import ROOT, Figure, timed
 from pipelines.sandbox import Sandbox
 from pipelines.serviceminder.client import ServiceminderClient
 from pipelines.serviceminder.download_source import run_downloads
 from pipelines.serviceminder.downloads import DownloadSettings
 from pipelines.serviceminder.feed import load_feed
-from pipelines.serviceminder.pipeline import make_pipeline
+from pipelines.serviceminder.pipeline import duckdb_destination, make_pipeline
 from warehouse.build import build_models
 from warehouse.models import load_project
 from warehouse.target import parse_target
@@ -33,7 +31,7 @@ def run() -> list[Figure]:
     database = work / "w.duckdb"
     with Sandbox(api_key=KEY, seed=2, appointments=SCALE, today=TODAY) as sandbox:
         sandbox.advance_days(1)  # so the feed has events and deletions
-        pipeline = make_pipeline(dlt.destinations.duckdb(str(database)), pipelines_dir=work / "pipelines")
+        pipeline = make_pipeline(duckdb_destination(database), pipelines_dir=work / "pipelines")
         with ServiceminderClient(KEY, sandbox.base_url) as client, timed() as load:
             result = run_downloads(pipeline, client, today=sandbox.today, settings=DownloadSettings(poll_interval=0.05))
             load_feed(pipeline, client)

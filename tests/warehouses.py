@@ -15,7 +15,7 @@ import duckdb
 import psycopg2
 
 from pipelines.serviceminder.kinds import Kind
-from pipelines.serviceminder.pipeline import make_pipeline
+from pipelines.serviceminder.pipeline import duckdb_destination, make_pipeline
 
 
 @dataclass
@@ -28,7 +28,7 @@ class TestWarehouse:
 
     def destination(self) -> Any:
         if self.name == "duckdb":
-            return dlt.destinations.duckdb(self.location)
+            return duckdb_destination(self.location)
         return dlt.destinations.postgres(self.location)
 
     def pipeline(self, name: str = "serviceminder") -> dlt.Pipeline:

