@@ -15,14 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import pyarrow as pa
 
 from bench.common import peak_rss_mb
 from pipelines.serviceminder.client import ServiceminderClient
 from pipelines.serviceminder.csv_arrow import CsvReport, read_csv_batches
-from pipelines.serviceminder.download_source import kind_table_hints, run_downloads, stamped
+from pipelines.serviceminder.download_source import (
+    kind_table_hints,
+    raw_table_is_empty,
+    remove_duplicate_ids,
+    run_downloads,
+    stamped,
+)
 from pipelines.serviceminder.downloads import DownloadSettings
-from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, KINDS_BY_KEY
-from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, make_pipeline, utc_now
+from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, DEFAULT_PAGE_SIZE, KINDS_BY_KEY
+from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, duckdb_destination, make_pipeline, utc_now
 
 
 def main(argv: list[str]) -> int:
@@ -41,7 +48,7 @@ def main(argv: list[str]) -> int:
     if args.warehouse.startswith("postgres"):
         destination = dlt.destinations.postgres(args.warehouse)
     else:
-        destination = dlt.destinations.duckdb(args.warehouse)
+        destination = duckdb_destination(args.warehouse)
     pipeline = make_pipeline(destination, pipelines_dir=args.pipelines_dir, pipeline_name="bench")
     kinds = [KINDS_BY_KEY[k] for k in args.kinds.split(",")]
     if args.csv:
@@ -73,17 +80,28 @@ def main(argv: list[str]) -> int:
 def _load_file(pipeline: dlt.Pipeline, path: Path) -> int:
     """Parse and load one local CSV the way the download source does: the loader's own share, without HTTP."""
     loaded_at = utc_now()
-    hints = kind_table_hints(APPOINTMENTS)
     report = CsvReport()
 
-    def batches() -> Iterator[Any]:
+    def pages() -> Iterator[Any]:
+        # one item per page's worth of rows, as the download source yields one per page
+        page: list[pa.RecordBatch] = []
         for batch in read_csv_batches(path, APPOINTMENTS, download_id=path.name, report=report):
-            yield dlt.mark.with_hints(stamped(batch, loaded_at), hints, create_table_variant=True)
+            page.append(batch)
+            if sum(b.num_rows for b in page) >= DEFAULT_PAGE_SIZE:
+                yield dlt.mark.with_hints(stamped(page, loaded_at), hints, create_table_variant=True)
+                page = []
+        if page:
+            yield dlt.mark.with_hints(stamped(page, loaded_at), hints, create_table_variant=True)
 
     start = time.perf_counter()
-    pipeline.extract(dlt.resource(batches, name=APPOINTMENTS.key), loader_file_format=LOADER_FILE_FORMAT)
+    # as the download source does it: a first load into an empty table is appended, then checked for twins
+    appended = raw_table_is_empty(pipeline, APPOINTMENTS)
+    hints = kind_table_hints(APPOINTMENTS, append=appended)
+    pipeline.extract(dlt.resource(pages, name=APPOINTMENTS.key), loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
     pipeline.load()
+    if appended:
+        remove_duplicate_ids(pipeline, APPOINTMENTS)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "rows": {"appointments": report.rows}, "peak_rss_mb": peak_rss_mb()}))
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import pyarrow as pa
 import pytest
 from adbc_driver_manager import dbapi
@@ -413,6 +414,84 @@ def test_a_process_killed_mid_download_loses_and_duplicates_nothing(duckdb_wareh
     stored = duckdb_warehouse.records(APPOINTMENTS)
     assert stored == truth
     assert count_duplicates(duckdb_warehouse) == 0
+
+
+CHILD_KILLED_AFTER_A_COMMIT = """
+import os, signal, sys
+from datetime import date
+import dlt
+from dlt.common.storages.load_package import PackageStorage
+from pipelines.serviceminder.client import ServiceminderClient
+from pipelines.serviceminder.download_source import run_downloads
+from pipelines.serviceminder.downloads import DownloadSettings
+from pipelines.serviceminder.kinds import APPOINTMENTS
+from pipelines.serviceminder.pipeline import duckdb_destination, make_pipeline
+base_url, key, location, pipelines_dir, today = sys.argv[1:]
+record_transition = PackageStorage.save_pending_transition
+
+def killed_before_recording(self, load_id, file_name, *args):
+    # the warehouse has committed the job; dlt has not yet written down that it ran
+    if file_name.startswith("appointments."):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return record_transition(self, load_id, file_name, *args)
+
+PackageStorage.save_pending_transition = killed_before_recording
+destination = dlt.destinations.postgres(location) if location.startswith("postgres") else duckdb_destination(location)
+pipeline = make_pipeline(destination, pipelines_dir=pipelines_dir)
+with ServiceminderClient(key, base_url) as client:
+    run_downloads(pipeline, client, kinds=[APPOINTMENTS], today=date.fromisoformat(today),
+                  settings=DownloadSettings(poll_interval=0.01))
+"""
+
+
+def test_a_first_load_whose_job_runs_twice_after_a_kill_keeps_one_row_per_id(
+    warehouse: TestWarehouse, sandbox: Sandbox, fake_clock
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD_KILLED_AFTER_A_COMMIT, sandbox.base_url, KEY, warehouse.location,
+         str(warehouse.pipelines_dir), TODAY.isoformat()],
+        check=False,
+    )  # fmt: skip
+    assert child.returncode == -signal.SIGKILL
+    # the next night finishes the package first: dlt runs the committed job again, so every row is there twice
+    pipeline, outcome = settle_pending(warehouse.pipeline())
+    assert outcome == "finished"
+    assert count_duplicates(warehouse) == warehouse.query("select count(*) from raw.appointments")[0][0] // 2 > 0
+
+    result = load(warehouse, sandbox, fake_clock, pipeline=pipeline, kinds=[APPOINTMENTS])
+    assert result.outcomes["appointments"].mode == "incremental"
+    assert count_duplicates(warehouse) == 0
+    assert warehouse.records(APPOINTMENTS) == sandbox.truth().live["appointments"]
+
+
+def test_a_first_load_is_appended_and_later_loads_merge(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock) -> None:
+    first = load(warehouse, sandbox, fake_clock)
+    assert all(o.appended for o in first.outcomes.values())
+    sandbox.advance_days(1)
+    later = load(warehouse, sandbox, fake_clock, full_refresh={"contacts"})
+    assert not any(o.appended for o in later.outcomes.values())
+    assert later.outcomes["contacts"].mode == "full"
+    assert warehouse.live_records(CONTACTS) == sandbox.truth().live["contacts"]
+    assert count_duplicates(warehouse) == 0
+
+
+def test_a_kind_without_a_watermark_but_with_rows_is_merged_not_appended(
+    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, fake_clock
+) -> None:
+    load(duckdb_warehouse, sandbox, fake_clock, kinds=[CONTACTS])
+    # the working folder is lost and dlt cannot find the state either: the table is not empty, so it is merged
+    duckdb_warehouse.pipeline().drop()
+    with duckdb.connect(duckdb_warehouse.location) as conn:
+        conn.execute("delete from raw._dlt_pipeline_state")
+    result = load(duckdb_warehouse, sandbox, fake_clock, pipeline=duckdb_warehouse.pipeline(), kinds=[CONTACTS])
+    assert result.outcomes["contacts"].mode == "full"
+    assert not result.outcomes["contacts"].appended
+    assert count_duplicates(duckdb_warehouse) == 0
+    assert duckdb_warehouse.records(CONTACTS) == sandbox.truth().live["contacts"]
 
 
 def test_a_record_whose_line_a_full_refresh_rejects_is_not_counted_deleted(
