@@ -530,22 +530,32 @@ def test_runs_give_dlt_nothing_to_warn_about(duckdb_warehouse, sandbox: Sandbox,
 
 
 @pytest.mark.postgres
-def test_postgres_loads_parquet_a_row_group_at_a_time(
+def test_postgres_streams_parquet_into_one_copy_a_row_group_at_a_time(
     postgres_url: str, tmp_path: Path, sandbox: Sandbox, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # ADBC makes one in-memory table of whatever is not an Arrow stream (dlt passes a generator): a whole file
-    monkeypatch.setenv("DATA_WRITER__BUFFER_MAX_ITEMS", "200")  # row groups of about 200 rows
-    given: list[tuple[str, int]] = []
+    monkeypatch.setenv("DATA_WRITER__BUFFER_MAX_ITEMS", "200")  # a row group per page, as with real page sizes
+    streamed: list[list[int]] = []  # per ADBC call on appointments: the sizes of the batches it pulled
     real_ingest = dbapi.Cursor.adbc_ingest
 
     def ingest(self: dbapi.Cursor, table_name: str, data: Any, *args: Any, **kwargs: Any) -> int:
-        given.append((table_name, data.num_rows if isinstance(data, pa.Table) else -1))
-        return real_ingest(self, table_name, data, *args, **kwargs)
+        if table_name != "appointments":
+            return real_ingest(self, table_name, data, *args, **kwargs)
+        assert isinstance(data, pa.RecordBatchReader), f"ADBC was given a {type(data).__name__}, not a stream"
+        pulled: list[int] = []
+        streamed.append(pulled)
+
+        def watched() -> Iterator[pa.RecordBatch]:
+            for batch in data:
+                pulled.append(batch.num_rows)
+                yield batch
+
+        return real_ingest(self, table_name, pa.RecordBatchReader.from_batches(data.schema, watched()), *args, **kwargs)
 
     monkeypatch.setattr(dbapi.Cursor, "adbc_ingest", ingest)
     warehouse = make_test_warehouse("postgres", tmp_path, postgres_url)
     load(warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS])
-    appointments = [rows for table, rows in given if table == "appointments"]
-    assert len(appointments) > 1 and all(0 < rows <= 1_000 for rows in appointments), given
-    assert sum(appointments) == len(sandbox.truth().live["appointments"])
-    assert len(warehouse.records(APPOINTMENTS)) == sum(appointments)
+    truth = sandbox.truth().live["appointments"]
+    assert len(streamed) == 1, "one file, one COPY"
+    assert len(streamed[0]) > 1 and max(streamed[0]) <= 500, streamed  # no more than a page (a row group) at a time
+    assert sum(streamed[0]) == len(truth) == len(warehouse.records(APPOINTMENTS))
