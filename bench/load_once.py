@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pipelines.serviceminder.csv_arrow import CsvReport, read_csv_batches
 from pipelines.serviceminder.download_source import (
     kind_table_hints,
     raw_table_is_empty,
+    read_ahead,
     remove_duplicate_ids,
     run_downloads,
     stamped,
@@ -82,16 +84,22 @@ def _load_file(pipeline: dlt.Pipeline, path: Path) -> int:
     loaded_at = utc_now()
     report = CsvReport()
 
-    def pages() -> Iterator[Any]:
-        # one item per page's worth of rows, as the download source yields one per page
+    def file_pages() -> Iterator[list[pa.RecordBatch]]:
         page: list[pa.RecordBatch] = []
         for batch in read_csv_batches(path, APPOINTMENTS, download_id=path.name, report=report):
             page.append(batch)
             if sum(b.num_rows for b in page) >= DEFAULT_PAGE_SIZE:
-                yield dlt.mark.with_hints(stamped(page, loaded_at), hints, create_table_variant=True)
+                yield page
                 page = []
         if page:
-            yield dlt.mark.with_hints(stamped(page, loaded_at), hints, create_table_variant=True)
+            yield page
+
+    def pages() -> Iterator[Any]:
+        # as the download source does it: one item per page's worth of rows, the next page parsed ahead meanwhile
+        parsed = file_pages()
+        with ThreadPoolExecutor(max_workers=1) as fetcher:
+            for page in read_ahead(lambda: next(parsed, None), fetcher):
+                yield dlt.mark.with_hints(stamped(page, loaded_at), hints, create_table_variant=True)
 
     start = time.perf_counter()
     # as the download source does it: a first load into an empty table is appended, then checked for twins

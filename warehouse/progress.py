@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,7 +123,10 @@ class _Kind:
 
 
 class LiveBlock:
-    """Lines redrawn in place at the bottom of a terminal; ``write`` prints a line above them."""
+    """Lines redrawn in place at the bottom of a terminal; ``write`` prints a line above them.
+
+    Thread-safe: downloads report progress from the thread that fetches ahead while the run logs from its own.
+    """
 
     def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
@@ -130,24 +134,28 @@ class LiveBlock:
         self._drawn = 0
         self._clock = clock
         self._last_draw = float("-inf")
+        self._lock = threading.RLock()
 
     def write(self, text: str) -> None:
-        self._erase()
-        self.stream.write(text + "\n")
-        self._draw()
+        with self._lock:
+            self._erase()
+            self.stream.write(text + "\n")
+            self._draw()
 
     def set(self, lines: list[str], *, force: bool = False) -> None:
-        self.lines = lines
-        now = self._clock()
-        if force or now - self._last_draw >= REDRAW_EVERY:
-            self._erase()
-            self._draw()
-            self._last_draw = now
+        with self._lock:
+            self.lines = lines
+            now = self._clock()
+            if force or now - self._last_draw >= REDRAW_EVERY:
+                self._erase()
+                self._draw()
+                self._last_draw = now
 
     def clear(self) -> None:
-        self.lines = []
-        self._erase()
-        self.stream.flush()
+        with self._lock:
+            self.lines = []
+            self._erase()
+            self.stream.flush()
 
     def _erase(self) -> None:
         if self._drawn:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import dlt
 import pyarrow as pa
@@ -32,6 +33,7 @@ from pipelines.serviceminder.kinds import ALL_KINDS, Kind, paths_for
 from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, raise_source_errors, utc_now
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SOURCE_NAME = "serviceminder_downloads"
 LOADED_AT = "_loaded_at"  # when this pipeline last received the record (UTC); staging compares it to deletions
@@ -65,6 +67,10 @@ class DownloadRun:
     loaded_at: datetime
     outcomes: dict[str, KindOutcome] = field(default_factory=dict)
     scheduler: DownloadScheduler | None = None
+    # the one thread that drives the scheduler: it fetches and parses a kind's next page while dlt writes this one
+    fetcher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="smw-fetch-ahead")
+    )
 
 
 REJECTED_COLUMNS: dict[str, dict[str, Any]] = {
@@ -200,7 +206,7 @@ def _kind_resource(
         pages = scheduler()
         outcome = run.outcomes[kind.key]
         table_hints = kind_table_hints(kind, append=outcome.appended)
-        while (page := pages.next_page(kind.key)) is not None:
+        for page in read_ahead(lambda: pages.next_page(kind.key), run.fetcher, stop=pages.stop):
             outcome.pages += 1
             if page.report.missing_columns and not reported_missing:
                 reported_missing = True
@@ -228,6 +234,26 @@ def _kind_resource(
             kind_state["appended_at"] = run.loaded_at.isoformat()
 
     return dlt.resource(pages, name=kind.key)
+
+
+def read_ahead(
+    next_item: Callable[[], T | None], fetcher: ThreadPoolExecutor, stop: Callable[[], None] = lambda: None
+) -> Iterator[T]:
+    """``next_item()`` until it returns None, each next one made on ``fetcher`` while the caller holds this one.
+
+    On two cores this overlaps fetching and parsing a page with dlt writing the one before (1M appointments from a
+    file: ~0.3 s of 2.6). Errors (and Ctrl-C) surface here, in the caller's thread. Closed early, it calls ``stop``
+    and waits for the item in the making, so nothing runs on after the load has ended.
+    """
+    upcoming = fetcher.submit(next_item)
+    try:
+        while (item := upcoming.result()) is not None:
+            upcoming = fetcher.submit(next_item)
+            yield item
+    finally:
+        if not upcoming.done():
+            stop()
+            wait([upcoming])
 
 
 def kind_table_hints(kind: Kind, *, append: bool = False) -> Any:
@@ -403,14 +429,19 @@ def run_downloads(
         raise ValueError(f"unknown kind(s) to refresh: {', '.join(sorted(unknown))}")
     run = DownloadRun(loaded_at=now())
     load_ids: list[str] = []
-    with raise_source_errors():
-        source = serviceminder_downloads(
-            client, kinds=kinds, full_refresh=full_refresh, now=now, run=run, **source_options
-        )
-        load_ids += _extract_normalize_load(pipeline, source)
-        if _kinds_awaiting_checks(pipeline):
-            detection = serviceminder_downloads(client, kinds=kinds, now=now, run=run, **source_options)
-            load_ids += _extract_normalize_load(pipeline, detection.with_resources(DELETIONS_RESOURCE))
+    try:
+        with raise_source_errors():
+            source = serviceminder_downloads(
+                client, kinds=kinds, full_refresh=full_refresh, now=now, run=run, **source_options
+            )
+            load_ids += _extract_normalize_load(pipeline, source)
+            if _kinds_awaiting_checks(pipeline):
+                detection = serviceminder_downloads(client, kinds=kinds, now=now, run=run, **source_options)
+                load_ids += _extract_normalize_load(pipeline, detection.with_resources(DELETIONS_RESOURCE))
+    finally:
+        if run.scheduler is not None:  # a failed run: no page fetched ahead keeps the process waiting
+            run.scheduler.stop()
+        run.fetcher.shutdown(cancel_futures=True)
     return DownloadResult(outcomes=run.outcomes, loaded_at=run.loaded_at, load_ids=load_ids)
 
 

@@ -130,6 +130,7 @@ class DownloadScheduler:
         self._clock = clock
         self._sleep = sleep
         self._chains = {kind.key: _Chain(kind, filters) for kind, filters in plans}
+        self._stopped = False
         if org_level and not user_id:
             raise DownloadError(
                 "organization-level keys need a UserId: set user_id under [sources.serviceminder] "
@@ -137,11 +138,15 @@ class DownloadScheduler:
             )
 
     def next_page(self, kind_key: str) -> Page | None:
-        """The kind's next parsed page, or ``None`` once its last (empty) page has been seen."""
+        """The kind's next parsed page, or ``None`` once its last (empty) page has been seen (or after ``stop``)."""
         chain = self._chains[kind_key]
-        while not chain.buffer and not chain.done:
+        while not chain.buffer and not chain.done and not self._stopped:
             self._step()
         return chain.buffer.popleft() if chain.buffer else None
+
+    def stop(self) -> None:
+        """Make a ``next_page`` running on another thread return after its current request or poll wait."""
+        self._stopped = True
 
     # -- one round: start what may start, poll what is in flight, fetch what is ready ------------------------
 
