@@ -22,12 +22,13 @@ from bench.common import peak_rss_mb
 from pipelines.serviceminder.client import ServiceminderClient
 from pipelines.serviceminder.csv_arrow import CsvReport, read_csv_batches
 from pipelines.serviceminder.download_source import (
+    KindOutcome,
+    check_first_load,
     kind_table_hints,
+    page_table,
     raw_table_is_empty,
     read_ahead,
-    remove_duplicate_ids,
     run_downloads,
-    stamped,
 )
 from pipelines.serviceminder.downloads import DownloadSettings
 from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, DEFAULT_PAGE_SIZE, KINDS_BY_KEY
@@ -99,17 +100,19 @@ def _load_file(pipeline: dlt.Pipeline, path: Path) -> int:
         parsed = file_pages()
         with ThreadPoolExecutor(max_workers=1) as fetcher:
             for page in read_ahead(lambda: next(parsed, None), fetcher):
-                yield dlt.mark.with_hints(stamped(page, loaded_at), hints, create_table_variant=True)
+                table = page_table(page, APPOINTMENTS, outcome, loaded_at)
+                outcome.rows += table.num_rows
+                yield dlt.mark.with_hints(table, hints, create_table_variant=True)
 
     start = time.perf_counter()
     # as the download source does it: a first load into an empty table is appended, then checked for twins
-    appended = raw_table_is_empty(pipeline, APPOINTMENTS)
-    hints = kind_table_hints(APPOINTMENTS, append=appended)
+    outcome = KindOutcome(mode="full", appended=raw_table_is_empty(pipeline, APPOINTMENTS))
+    hints = kind_table_hints(APPOINTMENTS, append=outcome.appended)
     pipeline.extract(dlt.resource(pages, name=APPOINTMENTS.key), loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
     pipeline.load()
-    if appended:
-        remove_duplicate_ids(pipeline, APPOINTMENTS)
+    if outcome.appended:
+        check_first_load(pipeline, APPOINTMENTS, outcome)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "rows": {"appointments": report.rows}, "peak_rss_mb": peak_rss_mb()}))
     return 0

@@ -468,6 +468,46 @@ def test_a_first_load_whose_job_runs_twice_after_a_kill_keeps_one_row_per_id(
     assert warehouse.records(APPOINTMENTS) == sandbox.truth().live["appointments"]
 
 
+def test_a_first_load_job_that_runs_twice_within_the_run_keeps_one_row_per_id(
+    warehouse: TestWarehouse, sandbox: Sandbox, fake_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as if a job committed and then failed to report it (a dropped connection), so dlt ran it again at once
+    from dlt.common.destination.client import RunnableLoadJob
+
+    real_run_managed = RunnableLoadJob.run_managed
+    ran_twice: list[str] = []
+
+    def commit_twice(self: RunnableLoadJob, *args: Any) -> None:
+        if self.file_name().startswith("appointments.") and not ran_twice:
+            ran_twice.append(self.file_name())
+            real_run_managed(self, *args)
+            self._state = "ready"
+        real_run_managed(self, *args)
+
+    monkeypatch.setattr(RunnableLoadJob, "run_managed", commit_twice)
+    result = load(warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS])
+    assert ran_twice and result.outcomes["appointments"].appended
+    assert count_duplicates(warehouse) == 0
+    assert warehouse.records(APPOINTMENTS) == sandbox.truth().live["appointments"]
+
+
+def test_a_first_download_that_lists_an_id_twice_keeps_one_row_of_it(
+    duckdb_warehouse: TestWarehouse, sandbox: Sandbox, fake_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_select = type(sandbox.brand).select
+
+    def select_with_a_twin(self: Any, kind_key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        rows = real_select(self, kind_key, **kwargs)
+        return rows[:1] + rows if kind_key == "appointments" and rows else rows
+
+    monkeypatch.setattr(type(sandbox.brand), "select", select_with_a_twin)
+    result = load(duckdb_warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS])
+    outcome = result.outcomes["appointments"]
+    assert outcome.appended and not outcome.ids_ascending
+    assert count_duplicates(duckdb_warehouse) == 0
+    assert duckdb_warehouse.records(APPOINTMENTS) == sandbox.truth().live["appointments"]
+
+
 def test_a_first_load_is_appended_and_later_loads_merge(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock) -> None:
     first = load(warehouse, sandbox, fake_clock)
     assert all(o.appended for o in first.outcomes.values())
