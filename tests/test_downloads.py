@@ -18,8 +18,15 @@ from adbc_driver_manager import dbapi
 from pipelines.sandbox import Faults, Sandbox
 from pipelines.serviceminder.client import AuthenticationError, RetryPolicy, ServiceminderClient
 from pipelines.serviceminder.download_source import DownloadResult, run_downloads
-from pipelines.serviceminder.downloads import DownloadError, DownloadSettings, DownloadTimeoutError
-from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, CONTACTS, KINDS_BY_KEY
+from pipelines.serviceminder.downloads import (
+    DownloadError,
+    DownloadFilters,
+    DownloadScheduler,
+    DownloadSettings,
+    DownloadStoppedError,
+    DownloadTimeoutError,
+)
+from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, BRAND_PATHS, CONTACTS, KINDS_BY_KEY
 from pipelines.serviceminder.pipeline import settle_pending
 from tests.fakes import FakeClock
 from tests.warehouses import TestWarehouse, make_test_warehouse
@@ -135,6 +142,21 @@ def test_paging_follows_rowid_and_stops_only_on_an_empty_file(sandbox: Sandbox, 
     ids = sorted(sandbox.truth().live["appointments"])
     row_ids = [body["RowId"] for path, body in sandbox.requests if path.endswith("startdownload")]
     assert row_ids == [0, ids[499] + 1, ids[-1] + 1]  # 600 rows: a full page, a short page, an empty page
+
+
+def test_a_stopped_scheduler_never_reports_a_kind_as_finished(sandbox: Sandbox, fake_clock) -> None:
+    # a run that failed elsewhere stops the scheduler; the page being fetched ahead must not end its kind "done"
+    sandbox.prep_delay = 30.0
+    sandbox._clock = fake_clock.now
+    with client_for(sandbox, fake_clock) as client:
+        scheduler = DownloadScheduler(
+            client, BRAND_PATHS, [(APPOINTMENTS, DownloadFilters())], clock=fake_clock.now, sleep=fake_clock.sleep
+        )
+        first = scheduler.next_page(APPOINTMENTS.key)
+        assert first is not None and first.report.rows == 500
+        scheduler.stop()
+        with pytest.raises(DownloadStoppedError, match="appointments downloads were stopped"):
+            scheduler.next_page(APPOINTMENTS.key)
 
 
 def test_a_bad_key_fails_fast_and_loads_nothing(duckdb_warehouse, sandbox: Sandbox, fake_clock) -> None:

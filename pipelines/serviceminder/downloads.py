@@ -36,6 +36,10 @@ class DownloadTimeoutError(DownloadError):
     """serviceminder did not get a download ready within the configured time."""
 
 
+class DownloadStoppedError(DownloadError):
+    """The run stopped the scheduler (it failed or was interrupted elsewhere) while a page was being waited for."""
+
+
 @dataclass(frozen=True)
 class DownloadFilters:
     """Inclusive, whole-day filters in the brand's local time; ``None`` leaves a bound open."""
@@ -138,14 +142,16 @@ class DownloadScheduler:
             )
 
     def next_page(self, kind_key: str) -> Page | None:
-        """The kind's next parsed page, or ``None`` once its last (empty) page has been seen (or after ``stop``)."""
+        """The kind's next parsed page, or ``None`` once its last (empty) page has been seen."""
         chain = self._chains[kind_key]
-        while not chain.buffer and not chain.done and not self._stopped:
+        while not chain.buffer and not chain.done:
+            if self._stopped:  # never None: a stopped kind must not look finished, or its watermark would move
+                raise DownloadStoppedError(f"the {kind_key} downloads were stopped before their last page")
             self._step()
         return chain.buffer.popleft() if chain.buffer else None
 
     def stop(self) -> None:
-        """Make a ``next_page`` running on another thread return after its current request or poll wait."""
+        """Make a ``next_page`` running on another thread give up after its current request or poll wait."""
         self._stopped = True
 
     # -- one round: start what may start, poll what is in flight, fetch what is ready ------------------------
