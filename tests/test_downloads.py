@@ -530,6 +530,25 @@ def test_a_first_download_that_lists_an_id_twice_keeps_one_row_of_it(
     assert duckdb_warehouse.records(APPOINTMENTS) == sandbox.truth().live["appointments"]
 
 
+def test_a_first_load_of_a_kind_with_no_rows_at_all(
+    warehouse: TestWarehouse, sandbox: Sandbox, fake_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_select = type(sandbox.brand).select
+
+    def no_proposals(self: Any, kind_key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        return [] if kind_key == "proposals" else real_select(self, kind_key, **kwargs)
+
+    monkeypatch.setattr(type(sandbox.brand), "select", no_proposals)
+    result = load(warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS, KINDS_BY_KEY["proposals"]])
+    assert result.outcomes["proposals"].appended and result.outcomes["proposals"].rows == 0
+    assert not warehouse.table_exists("raw", "proposals")
+    monkeypatch.undo()
+    sandbox.advance_days(1)
+    later = load(warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS, KINDS_BY_KEY["proposals"]])
+    assert later.outcomes["proposals"].rows > 0
+    assert count_duplicates(warehouse) == 0
+
+
 def test_a_first_load_is_appended_and_later_loads_merge(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock) -> None:
     first = load(warehouse, sandbox, fake_clock)
     assert all(o.appended for o in first.outcomes.values())

@@ -346,11 +346,13 @@ def check_first_load(pipeline: dlt.Pipeline, kind: Kind, outcome: KindOutcome | 
     A first load from an earlier run, finished by ``settle_pending``, has no such proof: rows merged since then
     change the count, so every id is checked.
     """
-    if outcome is not None and outcome.appended and outcome.ids_ascending:
-        with pipeline.sql_client() as client:
+    with pipeline.sql_client() as client:
+        if not _table_exists(client, kind.table):
+            return 0  # the download had no rows, so dlt made no table
+        if outcome is not None and outcome.appended and outcome.ids_ascending:
             ((stored,),) = client.execute_sql(f"select count(*) from {client.make_qualified_table_name(kind.table)}")
-        if int(stored) == outcome.rows:
-            return 0
+            if int(stored) == outcome.rows:
+                return 0
     return _remove_duplicate_ids(pipeline, kind)
 
 
