@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -513,16 +513,23 @@ def test_a_first_load_job_that_runs_twice_within_the_run_keeps_one_row_per_id(
     assert warehouse.records(APPOINTMENTS) == sandbox.truth().live["appointments"]
 
 
+def serve_changed_rows(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, kind_key: str, change: Callable[[list], list]
+) -> None:
+    """Make the sandbox serve ``change(rows)`` as each page of one kind."""
+    real_select = type(sandbox.brand).select
+
+    def select(self: Any, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        rows = real_select(self, key, **kwargs)
+        return change(rows) if key == kind_key and rows else rows
+
+    monkeypatch.setattr(type(sandbox.brand), "select", select)
+
+
 def test_a_first_download_that_lists_an_id_twice_keeps_one_row_of_it(
     duckdb_warehouse: TestWarehouse, sandbox: Sandbox, fake_clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_select = type(sandbox.brand).select
-
-    def select_with_a_twin(self: Any, kind_key: str, **kwargs: Any) -> list[dict[str, Any]]:
-        rows = real_select(self, kind_key, **kwargs)
-        return rows[:1] + rows if kind_key == "appointments" and rows else rows
-
-    monkeypatch.setattr(type(sandbox.brand), "select", select_with_a_twin)
+    serve_changed_rows(monkeypatch, sandbox, "appointments", lambda rows: rows[:1] + rows)
     result = load(duckdb_warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS])
     outcome = result.outcomes["appointments"]
     assert outcome.appended and not outcome.ids_ascending
@@ -533,12 +540,7 @@ def test_a_first_download_that_lists_an_id_twice_keeps_one_row_of_it(
 def test_a_first_load_of_a_kind_with_no_rows_at_all(
     warehouse: TestWarehouse, sandbox: Sandbox, fake_clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_select = type(sandbox.brand).select
-
-    def no_proposals(self: Any, kind_key: str, **kwargs: Any) -> list[dict[str, Any]]:
-        return [] if kind_key == "proposals" else real_select(self, kind_key, **kwargs)
-
-    monkeypatch.setattr(type(sandbox.brand), "select", no_proposals)
+    serve_changed_rows(monkeypatch, sandbox, "proposals", lambda rows: [])
     result = load(warehouse, sandbox, fake_clock, kinds=[APPOINTMENTS, KINDS_BY_KEY["proposals"]])
     assert result.outcomes["proposals"].appended and result.outcomes["proposals"].rows == 0
     assert not warehouse.table_exists("raw", "proposals")
