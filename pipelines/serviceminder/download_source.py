@@ -349,37 +349,31 @@ def check_first_load(pipeline: dlt.Pipeline, kind: Kind, outcome: KindOutcome | 
     with pipeline.sql_client() as client:
         if not _table_exists(client, kind.table):
             return 0  # the download had no rows, so dlt made no table
+        table = client.make_qualified_table_name(kind.table)
         if outcome is not None and outcome.appended and outcome.ids_ascending:
-            ((stored,),) = client.execute_sql(f"select count(*) from {client.make_qualified_table_name(kind.table)}")
+            ((stored,),) = client.execute_sql(f"select count(*) from {table}")
             if int(stored) == outcome.rows:
                 return 0
-    return _remove_duplicate_ids(pipeline, kind)
+        row_address = _ROW_ADDRESS[pipeline.destination.destination_type.rsplit(".", 1)[-1]]
+        twins = _remove_duplicate_ids(client, table, kind.primary_key, row_address)
+    if twins:
+        log.warning("%s: removed %d duplicate row(s) left by a load job that ran twice", kind.table, twins)
+    return twins
 
 
 # the warehouse's own row address: twins from a replayed job are equal in every column
 _ROW_ADDRESS = {"postgres": "ctid", "duckdb": "rowid"}
 
 
-def _remove_duplicate_ids(pipeline: dlt.Pipeline, kind: Kind) -> int:
-    """Delete all but one row of any id the kind's raw table holds twice; returns how many rows went.
-
-    After an appended first load only: a load job that ran twice (its process killed after the warehouse committed
-    it, before dlt recorded it) leaves exact twins, and a download listing an id twice would too.
-    """
-    with pipeline.sql_client() as client:
-        if not _table_exists(client, kind.table):
-            return 0
-        table = client.make_qualified_table_name(kind.table)
-        key = kind.primary_key
-        ((twins,),) = client.execute_sql(f"select count(*) - count(distinct {key}) from {table}")
-        if not twins:
-            return 0
-        address = _ROW_ADDRESS[pipeline.destination.destination_type.rsplit(".", 1)[-1]]
+def _remove_duplicate_ids(client: Any, table: str, key: str, row_address: str) -> int:
+    """Delete all but one row of any ``key`` the table holds twice; returns how many rows went."""
+    ((twins,),) = client.execute_sql(f"select count(*) - count(distinct {key}) from {table}")
+    if twins:
         client.execute_sql(
-            f"delete from {table} where {address} in (select {address} from (select {address}, row_number()"
-            f" over (partition by {key} order by {LOADED_AT} desc) as copy from {table}) as numbered where copy > 1)"
+            f"delete from {table} where {row_address} in (select {row_address} from (select {row_address},"
+            f" row_number() over (partition by {key} order by {LOADED_AT} desc) as copy from {table}) as numbered"
+            " where copy > 1)"
         )
-    log.warning("%s: removed %d duplicate row(s) left by a load job that ran twice", kind.table, twins)
     return int(twins)
 
 
