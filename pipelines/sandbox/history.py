@@ -33,6 +33,7 @@ from pipelines.sandbox.world import (
 
 HISTORY_DAYS = 730
 HORIZON_DAYS = 60  # recurring instances are materialized this far ahead
+BOOKING_DRAWS = 50  # tries at a one-off job booked by today; a contact of today's last minutes may need them all
 LEAD, PROSPECT, ONE_OFF, RECURRING = range(4)
 
 _FIRST = itemgetter(0)
@@ -162,9 +163,16 @@ def generate(w: World, appointments: int) -> None:
     # --- appointments: recurring series, one-off jobs
     def add_oneoff(cid: int, o: int, cts: int) -> None:
         cday = cts // DAY
-        day = work_day(cday + 1 + int(rnd() * (T + 30 - cday)))
-        start = day * DAY + slot(w)
-        created = max(cts + 60, min(start - 3600 - int(rnd() * 21 * DAY), t_end - int(rnd() * 36_000)))
+        for _ in range(BOOKING_DRAWS):
+            day = work_day(cday + 1 + int(rnd() * (T + 30 - cday)))
+            start = day * DAY + slot(w)
+            created = max(cts + 60, start - 3600 - int(rnd() * 21 * DAY))
+            # a job whose booking would fall after today is not booked yet: draw another, so that the future holds
+            # only the bookings the brand's lead times allow, not a month of them all booked on the last day
+            if created <= t_end:
+                break
+        else:  # a contact from the last minutes of today: book it today
+            created = max(cts + 60, t_end - int(rnd() * 36_000))
         service = pick_service(w)
         agents = orgs[o].agents
         oneoffs.append(len(adrafts))

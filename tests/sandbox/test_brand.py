@@ -162,6 +162,13 @@ def test_plausible_distributions(brand: Brand) -> None:
     assert any(i["balance_due"] < 0 for i in invoices) or any(i["discount"] > 0 for i in invoices)
 
 
+def test_the_last_day_of_history_books_no_more_jobs_than_the_days_before(brand: Brand) -> None:
+    # an incremental night re-reads the last days: a pile of bookings there would make every first night look heavy
+    booked = Counter(a["created_at"].date() for a in brand.iter_live("appointments"))
+    days_before = [booked[TODAY - timedelta(days=d)] for d in range(1, 29)]
+    assert booked[TODAY] <= 2 * max(days_before), (booked[TODAY], days_before)
+
+
 def test_organizations_have_their_own_names(brand: Brand) -> None:
     orgs = brand.organizations
     assert len(orgs) >= 3
