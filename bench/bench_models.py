@@ -27,7 +27,11 @@ SCALE = int(os.environ.get("SMW_BENCH_APPOINTMENTS", "1000000"))
 
 
 def run() -> list[Figure]:
-    work = Path(tempfile.mkdtemp(prefix="smw-bench-models-"))
+    with tempfile.TemporaryDirectory(prefix="smw-bench-models-") as work:
+        return _measure(Path(work))
+
+
+def _measure(work: Path) -> list[Figure]:
     database = work / "w.duckdb"
     with Sandbox(api_key=KEY, seed=2, appointments=SCALE, today=TODAY) as sandbox:
         sandbox.advance_days(1)  # so the feed has events and deletions
