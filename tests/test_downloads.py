@@ -27,7 +27,7 @@ from pipelines.serviceminder.downloads import (
     DownloadTimeoutError,
 )
 from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, BRAND_PATHS, CONTACTS, KINDS_BY_KEY
-from pipelines.serviceminder.pipeline import settle_pending
+from pipelines.serviceminder.pipeline import settle_pending, warehouse_kept_open
 from tests.fakes import FakeClock
 from tests.warehouses import TestWarehouse, make_test_warehouse
 
@@ -330,6 +330,22 @@ def test_pending_packages_are_finished_before_new_data(duckdb_warehouse, sandbox
     # its watermarks were committed with it: the next run is incremental
     result = load(duckdb_warehouse, sandbox, fake_clock, pipeline=pipeline)
     assert {o.mode for o in result.outcomes.values()} == {"incremental"}
+
+
+def test_a_duckdb_warehouse_is_opened_once_for_a_load_and_checkpointed_when_it_ends(
+    duckdb_warehouse, sandbox: Sandbox, fake_clock
+) -> None:
+    load(duckdb_warehouse, sandbox, fake_clock, kinds=[CONTACTS])
+    wal = Path(f"{duckdb_warehouse.location}.wal")
+    assert not wal.exists()  # the load's changes were checkpointed when its last connection closed
+    pipeline = duckdb_warehouse.pipeline()
+    with warehouse_kept_open(pipeline):
+        with pipeline.sql_client() as client:  # as each dlt load job does
+            client.execute_sql("create table raw.held_open (x integer)")
+        # that connection's close left the database open, so its change waits in the log, not checkpointed
+        assert wal.exists()
+    assert not wal.exists()
+    assert duckdb_warehouse.table_exists("raw", "held_open")
 
 
 def test_typed_columns_in_the_warehouse(warehouse: TestWarehouse, sandbox: Sandbox, fake_clock) -> None:

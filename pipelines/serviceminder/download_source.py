@@ -31,7 +31,7 @@ from pipelines.serviceminder.csv_arrow import RejectedRow, dlt_column_hints
 from pipelines.serviceminder.deletions import Deletion, deletions_resource_hints, deletions_table
 from pipelines.serviceminder.downloads import DownloadFilters, DownloadScheduler, DownloadSettings
 from pipelines.serviceminder.kinds import ALL_KINDS, Kind, paths_for
-from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, raise_source_errors, utc_now
+from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, raise_source_errors, utc_now, warehouse_kept_open
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -486,5 +486,6 @@ def _kinds_awaiting_checks(pipeline: dlt.Pipeline) -> list[str]:
 def _extract_normalize_load(pipeline: dlt.Pipeline, source: Any) -> list[str]:
     extract_info = pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
-    pipeline.load()
+    with warehouse_kept_open(pipeline):
+        pipeline.load()
     return list(extract_info.loads_ids)
