@@ -32,7 +32,13 @@ from pipelines.serviceminder.download_source import (
 )
 from pipelines.serviceminder.downloads import DownloadSettings
 from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, DEFAULT_PAGE_SIZE, KINDS_BY_KEY
-from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT, duckdb_destination, make_pipeline, utc_now
+from pipelines.serviceminder.pipeline import (
+    LOADER_FILE_FORMAT,
+    duckdb_destination,
+    make_pipeline,
+    utc_now,
+    warehouse_kept_open,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -87,11 +93,13 @@ def _load_file(pipeline: dlt.Pipeline, path: Path) -> int:
 
     def file_pages() -> Iterator[list[pa.RecordBatch]]:
         page: list[pa.RecordBatch] = []
+        rows = 0
         for batch in read_csv_batches(path, APPOINTMENTS, download_id=path.name, report=report):
             page.append(batch)
-            if sum(b.num_rows for b in page) >= DEFAULT_PAGE_SIZE:
+            rows += batch.num_rows
+            if rows >= DEFAULT_PAGE_SIZE:
                 yield page
-                page = []
+                page, rows = [], 0
         if page:
             yield page
 
@@ -110,7 +118,8 @@ def _load_file(pipeline: dlt.Pipeline, path: Path) -> int:
     hints = kind_table_hints(APPOINTMENTS, append=outcome.appended)
     pipeline.extract(dlt.resource(pages, name=APPOINTMENTS.key), loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
-    pipeline.load()
+    with warehouse_kept_open(pipeline):
+        pipeline.load()
     if outcome.appended:
         check_first_load(pipeline, APPOINTMENTS, outcome)
     seconds = time.perf_counter() - start
