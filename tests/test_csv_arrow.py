@@ -24,6 +24,15 @@ from pipelines.serviceminder.csv_arrow import (
 )
 from pipelines.serviceminder.kinds import APPOINTMENTS, CONTACTS, Column, Kind
 
+
+@pytest.fixture(autouse=True, params=["value by value", "distinct values"])
+def conversion(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs both ways a column can be converted: each value, or each distinct value once (which the
+    reader picks per column by how much it repeats, so small test files would otherwise take only the first)."""
+    monkeypatch.setattr(csv_arrow, "_MOST_DISTINCT", -1.0 if request.param == "value by value" else 1.0)
+    return request.param
+
+
 # A small kind with one column of every type, so each test's CSV stays readable.
 THINGS = Kind(
     key="things",
@@ -43,6 +52,7 @@ THINGS = Kind(
     ),
 )
 HEADER = "Id,Count,Amount,Quantity,Starts At,Due On,Active,Postal Code"
+REAL_MOST_DISTINCT = csv_arrow._MOST_DISTINCT
 
 
 def write(tmp_path: Path, text: str, *, newline: str = "\r\n", bom: bool = False, name: str = "f.csv") -> Path:
@@ -488,6 +498,37 @@ def test_many_small_blocks_give_the_same_result_as_one(tmp_path: Path) -> None:
     lines = path.read_bytes().decode("utf-8").split("\r\n")
     for rejected in whole_report.rejected:  # the line number points at the raw record
         assert lines[rejected.line_number - 1] == rejected.raw_line.split("\r\n")[0]
+
+
+def test_a_column_is_converted_once_per_distinct_value_only_while_it_repeats(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(csv_arrow, "_MOST_DISTINCT", REAL_MOST_DISTINCT)
+    # 400 amounts that never repeat, then three that do, one of them bad
+    amounts = [f"${i:,}.{i % 100:02d}" for i in range(1, 401)] + [
+        ("$12.50", "$99", "12.5.0")[i % 3] for i in range(9600)
+    ]
+    path = write(tmp_path, HEADER + "\n" + "".join(f"{i},,{quote(a)},,,,,\n" for i, a in enumerate(amounts, 1)))
+    converted: list[int] = []  # how many amounts each conversion was given
+    real = csv_arrow._Converter._convert_values
+
+    def counted(self, text: pa.Array, name: str, problems: dict) -> pa.Array:
+        if name == "amount":
+            converted.append(len(text))
+        return real(self, text, name, problems)
+
+    monkeypatch.setattr(csv_arrow._Converter, "_convert_values", counted)
+    table, report = read(path, block_size=4096)
+    assert sum(converted) < len(amounts) / 2, "the repeating part is converted once per distinct value"
+    assert max(converted) > 3, "the part that does not repeat is converted value by value"
+
+    monkeypatch.setattr(csv_arrow, "_MOST_DISTINCT", -1.0)
+    by_value, by_value_report = read(path, block_size=4096)
+    assert table.equals(by_value) and report == by_value_report
+    assert len(report.rejected) == 3200
+    # record 401 + i is on line 402 + i, and the bad amount is every third from i = 2
+    assert {(r.reason, r.line_number % 3) for r in report.rejected} == {
+        ("column amount: '12.5.0' is not a money amount", 2)
+    }
+    assert table.column("amount").to_pylist()[400:402] == [Decimal("12.50"), Decimal("99.00")]
 
 
 @pytest.mark.parametrize("close", [True, False])

@@ -687,18 +687,43 @@ class _Converter:
     """One column's text -> type conversion: vectorized stages first, then per-value Python for what is left.
 
     The stages are tried in most-recently-successful order, so a file in one format pays for one stage per batch.
+    A column that repeats its values (prices, appointment slots, yes/no) is converted one distinct value at a time:
+    finding them costs a hash per value, which is less than parsing each value again. A column that stopped
+    repeating is not looked at that way again for a while.
     """
 
     def __init__(self, ctype: ColumnType) -> None:
         self._type = ARROW_TYPES[ctype]
         self._stages: list[Stage] = list(_STAGES[ctype]())
         self._slow = _SLOW[ctype]
+        # batches to convert value by value before checking for repeats again; None where parsing costs less
+        # than the hash that finds the repeats
+        self._repeats_checked_in: int | None = 0 if ctype in _PARSED_AS_DISTINCT else None
 
     def convert(self, text: pa.Array, name: str, problems: dict[int, list[str]]) -> pa.Array:
         if not self._stages:
             return text
         if text.null_count == len(text):
             return pa.nulls(len(text), self._type)
+        if self._repeats_checked_in is None:
+            return self._convert_values(text, name, problems)
+        if self._repeats_checked_in > 0:
+            self._repeats_checked_in -= 1
+            return self._convert_values(text, name, problems)
+        encoded = pc.dictionary_encode(text)
+        if len(encoded.dictionary) > (len(text) - text.null_count) * _MOST_DISTINCT:
+            self._repeats_checked_in = _REPEATS_RECHECK
+            return self._convert_values(text, name, problems)
+        distinct_problems: dict[int, list[str]] = {}
+        typed = self._convert_values(encoded.dictionary, name, distinct_problems).take(encoded.indices)
+        if distinct_problems:
+            bad = pa.array([i in distinct_problems for i in range(len(encoded.dictionary))], pa.bool_())
+            rows = pc.indices_nonzero(pc.fill_null(bad.take(encoded.indices), False))
+            for row, value in zip(rows.to_pylist(), encoded.indices.take(rows).to_pylist(), strict=True):
+                problems.setdefault(row, []).extend(distinct_problems[value])
+        return typed
+
+    def _convert_values(self, text: pa.Array, name: str, problems: dict[int, list[str]]) -> pa.Array:
         result: pa.Array | None = None
         pending: pa.Array | None = None
         best, best_count = 0, -1
@@ -726,6 +751,11 @@ class _Converter:
                 values.append(None)
                 problems.setdefault(row, []).append(f"column {name}: {_quote_value(value)} {exc}")
         return pc.replace_with_mask(result, pending, pa.array(values, self._type))
+
+
+_PARSED_AS_DISTINCT: frozenset[ColumnType] = frozenset({"money", "decimal", "timestamp", "date"})
+_MOST_DISTINCT = 0.5  # share of a batch's values that may be distinct for the column to be converted as distinct
+_REPEATS_RECHECK = 16  # batches converted value by value before a column that did not repeat is checked again
 
 
 # --- vectorized stages ------------------------------------------------------------------------------------------
