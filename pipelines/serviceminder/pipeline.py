@@ -6,7 +6,6 @@ Downloads and the feed are two dlt sources of the same pipeline, so they share o
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from dlt.common.destination import Destination
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.serviceminder.client import ServiceminderError
+from pipelines.serviceminder.load_files import adjust_dlt_parquet
 
 log = logging.getLogger(__name__)
 
@@ -31,44 +31,6 @@ def utc_now() -> datetime:
     """Now in UTC as a naive timestamp: everything the pipeline stamps (``_loaded_at``, ``received_at``,
     ``detected_at``) is stored without a zone."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def stream_parquet_into_postgres() -> None:
-    """Make dlt's PostgreSQL parquet load stream each file into one COPY, a row group at a time.
-
-    dlt hands ADBC a generator of batches, and ADBC turns anything that is not an Arrow stream into one
-    ``pa.Table`` first: loading a 1M-row file took 570 MiB instead of 300. dlt's own switch for this (made for mssql,
-    dlt-hub/dlt#3915) calls ADBC once per row group instead, one COPY each, which cost ~0.9 s more per 1M rows than
-    one COPY. Handed a ``RecordBatchReader``, ADBC streams the whole file into one COPY in flat memory.
-    """
-    from dlt.destinations.impl.postgres.postgres import PostgresParquetCopyJob
-
-    if not all(hasattr(PostgresParquetCopyJob, name) for name in ("_connect", "_set_catalog_and_schema")):
-        # loads still work, they just hold each file in memory; a test fails on such a dlt version
-        log.warning("this dlt version cannot stream parquet into PostgreSQL: large loads use more memory")
-        return
-    PostgresParquetCopyJob.run = _run_streaming_copy
-
-
-def _run_streaming_copy(job: Any) -> None:
-    """``AdbcParquetCopyJob.run`` with the file handed to ADBC as a stream of its row groups."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from dlt.common.utils import without_none
-
-    catalog_name, schema_name = job._set_catalog_and_schema()
-    with pq.ParquetFile(job._file_path) as parquet, job._connect() as conn, conn.cursor() as cur:
-        batches = (parquet.read_row_group(i).to_batches() for i in range(parquet.num_row_groups))
-        stream = pa.RecordBatchReader.from_batches(parquet.schema_arrow, (b for group in batches for b in group))
-        started = time.monotonic()
-        rows = cur.adbc_ingest(
-            job.load_table_name,
-            stream,
-            mode="append",
-            **without_none({"catalog_name": catalog_name, "db_schema_name": schema_name}),
-        )
-        conn.commit()
-    log.debug("%s rows streamed into %s in %.2f s", rows, job.load_table_name, time.monotonic() - started)
 
 
 def duckdb_destination(path: Path | str) -> Destination:
@@ -107,7 +69,7 @@ def make_pipeline(
     **kwargs: Any,
 ) -> dlt.Pipeline:
     """A pipeline writing to dataset ``raw`` of ``destination``; its working folder lives in ``pipelines_dir``."""
-    stream_parquet_into_postgres()
+    adjust_dlt_parquet()
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=destination,
