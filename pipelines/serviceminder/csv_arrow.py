@@ -133,7 +133,7 @@ def read_csv_batches(
     *,
     download_id: str,
     report: CsvReport,
-    block_size: int = 4 << 20,
+    block_size: int = 2 << 20,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the file's good rows as record batches of ``arrow_schema(kind, report.extra_columns)``.
 
