@@ -3,17 +3,22 @@ value loaded as written, into DuckDB and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from adbc_driver_manager import dbapi
+from dlt.common.destination.exceptions import DestinationTerminalException
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.serviceminder.pipeline import LOADER_FILE_FORMAT
-from tests.warehouses import TestWarehouse
+from tests.warehouses import TestWarehouse, make_test_warehouse
 
 ROWS = 5000
 SCHEMA = pa.schema(
@@ -47,10 +52,9 @@ def appointments() -> pa.Table:
     )
 
 
-def normalized_file(pipeline: dlt.Pipeline) -> Path:
-    pipeline.extract(
-        dlt.resource([appointments()], name="appointments", columns=HINTS), loader_file_format=LOADER_FILE_FORMAT
-    )
+def normalized_file(pipeline: dlt.Pipeline, rows_per_item: int = ROWS) -> Path:
+    items = appointments().to_batches(max_chunksize=rows_per_item)
+    pipeline.extract(dlt.resource(items, name="appointments", columns=HINTS), loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
     (path,) = Path(pipeline.working_dir).rglob("appointments.*.parquet")
     return path
@@ -85,3 +89,26 @@ def test_a_configured_compression_is_kept(duckdb_warehouse: TestWarehouse, monke
     monkeypatch.setenv("DATA_WRITER__COMPRESSION", "zstd")
     path = normalized_file(duckdb_warehouse.pipeline("load_files"))
     assert {compression for compression, _ in chunk_facts(path).values()} == {"ZSTD"}
+
+
+@pytest.mark.postgres
+def test_a_copy_that_fails_midway_leaves_no_reader_behind(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATA_WRITER__BUFFER_MAX_ITEMS", "500")  # a row group per item of 500 rows: ten in the file
+    pulled: list[int] = []
+
+    def failing_ingest(self: dbapi.Cursor, table_name: str, data: Any, *args: Any, **kwargs: Any) -> int:
+        if table_name != "appointments":
+            return real_ingest(self, table_name, data, *args, **kwargs)
+        pulled.append(data.read_next_batch().num_rows)
+        raise DestinationTerminalException("the server closed the connection")  # not retried: no waits
+
+    real_ingest = dbapi.Cursor.adbc_ingest
+    monkeypatch.setattr(dbapi.Cursor, "adbc_ingest", failing_ingest)
+    pipeline = make_test_warehouse("postgres", tmp_path, postgres_url).pipeline("load_files")
+    assert pq.ParquetFile(normalized_file(pipeline, rows_per_item=500)).num_row_groups == 10
+    with pytest.raises(PipelineStepFailed, match="the server closed the connection"):
+        pipeline.load()
+    assert pulled == [500]
+    assert [t.name for t in threading.enumerate() if t.name.startswith("parquet-read")] == []
