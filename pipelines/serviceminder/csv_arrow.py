@@ -724,23 +724,23 @@ class _Converter:
         return typed
 
     def _convert_values(self, text: pa.Array, name: str, problems: dict[int, list[str]]) -> pa.Array:
+        # A stage's result is null wherever the text is, so equal null counts mean every value was parsed.
         result: pa.Array | None = None
-        pending: pa.Array | None = None
         best, best_count = 0, -1
         for i, stage in enumerate(self._stages):
-            source = text if pending is None else pc.if_else(pending, text, pa.scalar(None, pa.string()))
+            source = text if result is None else pc.if_else(pc.is_null(result), text, pa.scalar(None, pa.string()))
             parsed = stage(source)
             count = len(parsed) - parsed.null_count
             if count > best_count:
                 best, best_count = i, count
             result = parsed if result is None else pc.coalesce(result, parsed)
-            pending = pc.and_(pc.is_valid(text), pc.is_null(result))
-            if not pc.any(pending).as_py():
+            if result.null_count == text.null_count:
                 break
         if best:
             self._stages.insert(0, self._stages.pop(best))
-        if not pc.any(pending).as_py():
+        if result.null_count == text.null_count:
             return result
+        pending = pc.and_(pc.is_valid(text), pc.is_null(result))
         rows = pc.indices_nonzero(pending).to_pylist()
         values = []
         for row in rows:
