@@ -1,4 +1,4 @@
-"""How dlt writes this pipeline's parquet load files, and how PostgreSQL reads them: two measured adjustments.
+"""How dlt writes this pipeline's parquet load files, and how PostgreSQL reads them: three measured adjustments.
 
 A load file is written once, read once by the load step on the same machine, and deleted. Every CPU-second spent
 encoding it is spent again decoding it, and on the two cores of a nightly runner that time is taken from parsing.
@@ -23,7 +23,8 @@ LOAD_FILE_COMPRESSION = "none"
 
 
 def adjust_dlt_parquet() -> None:
-    """Both adjustments; idempotent. Called by ``make_pipeline``."""
+    """Text-only dictionaries, no compression unless configured, streamed COPY; idempotent. Called by
+    ``make_pipeline``."""
     _write_lean_parquet()
     _stream_parquet_into_postgres()
     if dlt.config.get("data_writer.compression") is None:
