@@ -24,6 +24,7 @@ from pipelines.serviceminder.csv_arrow import CsvReport, read_csv_batches
 from pipelines.serviceminder.download_source import (
     KindOutcome,
     check_first_load,
+    extract_normalize_load,
     kind_table_hints,
     page_table,
     raw_table_is_empty,
@@ -32,13 +33,7 @@ from pipelines.serviceminder.download_source import (
 )
 from pipelines.serviceminder.downloads import DownloadSettings
 from pipelines.serviceminder.kinds import ALL_KINDS, APPOINTMENTS, DEFAULT_PAGE_SIZE, KINDS_BY_KEY
-from pipelines.serviceminder.pipeline import (
-    LOADER_FILE_FORMAT,
-    duckdb_destination,
-    make_pipeline,
-    utc_now,
-    warehouse_kept_open,
-)
+from pipelines.serviceminder.pipeline import duckdb_destination, make_pipeline, utc_now
 
 
 def main(argv: list[str]) -> int:
@@ -116,10 +111,7 @@ def _load_file(pipeline: dlt.Pipeline, path: Path) -> int:
     # as the download source does it: a first load into an empty table is appended, then checked for twins
     outcome = KindOutcome(mode="full", appended=raw_table_is_empty(pipeline, APPOINTMENTS))
     hints = kind_table_hints(APPOINTMENTS, append=outcome.appended)
-    pipeline.extract(dlt.resource(pages, name=APPOINTMENTS.key), loader_file_format=LOADER_FILE_FORMAT)
-    pipeline.normalize()
-    with warehouse_kept_open(pipeline):
-        pipeline.load()
+    extract_normalize_load(pipeline, dlt.resource(pages, name=APPOINTMENTS.key))
     if outcome.appended:
         check_first_load(pipeline, APPOINTMENTS, outcome)
     seconds = time.perf_counter() - start

@@ -717,8 +717,8 @@ class _Converter:
         distinct_problems: dict[int, list[str]] = {}
         typed = self._convert_values(encoded.dictionary, name, distinct_problems).take(encoded.indices)
         if distinct_problems:
-            bad = pa.array([i in distinct_problems for i in range(len(encoded.dictionary))], pa.bool_())
-            rows = pc.indices_nonzero(pc.fill_null(bad.take(encoded.indices), False))
+            bad = pa.array(list(distinct_problems), encoded.indices.type)
+            rows = pc.indices_nonzero(pc.is_in(encoded.indices, value_set=bad))
             for row, value in zip(rows.to_pylist(), encoded.indices.take(rows).to_pylist(), strict=True):
                 problems.setdefault(row, []).extend(distinct_problems[value])
         return typed

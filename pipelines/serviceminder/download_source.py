@@ -466,10 +466,10 @@ def run_downloads(
             source = serviceminder_downloads(
                 client, kinds=kinds, full_refresh=full_refresh, now=now, run=run, **source_options
             )
-            load_ids += _extract_normalize_load(pipeline, source)
+            load_ids += extract_normalize_load(pipeline, source)
             if _kinds_awaiting_checks(pipeline):
                 detection = serviceminder_downloads(client, kinds=kinds, now=now, run=run, **source_options)
-                load_ids += _extract_normalize_load(pipeline, detection.with_resources(DELETIONS_RESOURCE))
+                load_ids += extract_normalize_load(pipeline, detection.with_resources(DELETIONS_RESOURCE))
     finally:
         if run.scheduler is not None:  # a failed run: no page fetched ahead keeps the process waiting
             run.scheduler.stop()
@@ -483,7 +483,8 @@ def _kinds_awaiting_checks(pipeline: dlt.Pipeline) -> list[str]:
     return [key for key, state in kinds_state.items() if state.get("refreshed_at") or state.get("appended_at")]
 
 
-def _extract_normalize_load(pipeline: dlt.Pipeline, source: Any) -> list[str]:
+def extract_normalize_load(pipeline: dlt.Pipeline, source: Any) -> list[str]:
+    """Run dlt's three steps on ``source`` (a source or resource); returns the ids of the packages it made."""
     extract_info = pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT)
     pipeline.normalize()
     with warehouse_kept_open(pipeline):
